@@ -1,0 +1,123 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { cube } from "@electric-sql/pglite/contrib/cube";
+import { earthdistance } from "@electric-sql/pglite/contrib/earthdistance";
+import { sql } from "drizzle-orm";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import type { Database } from "./client";
+import * as schema from "./schema";
+
+export const MIGRATIONS_FOLDER = resolve(dirname(fileURLToPath(import.meta.url)), "migrations");
+const APP_ROLE = "aiutami_app";
+// Any fixed number: serialises migrations when several server processes start at once.
+const MIGRATION_LOCK_KEY = 7_311_420_031;
+
+function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** Applies the committed migrations as the owner, then sets the app role's password if one is configured. */
+export async function migratePostgresDatabase(ownerUrl: string, appPassword?: string): Promise<void> {
+  const client = postgres(ownerUrl, { max: 1, onnotice: () => {} });
+  try {
+    const db = drizzlePostgres(client, { schema, casing: "snake_case" });
+    await client`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+    try {
+      await migratePostgres(db, { migrationsFolder: MIGRATIONS_FOLDER });
+      if (appPassword) await client.unsafe(`ALTER ROLE ${APP_ROLE} PASSWORD ${quoteLiteral(appPassword)}`);
+    } finally {
+      await client`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
+    }
+  } finally {
+    await client.end({ timeout: 5 });
+  }
+}
+
+export type OpenedDatabase = {
+  db: Database;
+  kind: "pglite" | "postgres";
+  ping(): Promise<void>;
+  close(): Promise<void>;
+};
+
+/** Opens the server's pool as the app role (no table owned, no BYPASSRLS). */
+export function openPostgres(appUrl: string, poolSize: number): OpenedDatabase {
+  const client = postgres(appUrl, {
+    max: poolSize,
+    onnotice: () => {},
+    connect_timeout: 5,
+    idle_timeout: 60,
+  });
+  const db = drizzlePostgres(client, { schema, casing: "snake_case" }) as unknown as Database;
+  return {
+    db,
+    kind: "postgres",
+    ping: async () => {
+      await client`select 1`;
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+/**
+ * Refuses to open an embedded data directory that another live process holds: two PGlite
+ * instances on one directory would corrupt it.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lockFile = `${dataDir}.lock`;
+  mkdirSync(dirname(lockFile), { recursive: true });
+  try {
+    const pid = Number(readFileSync(lockFile, "utf8"));
+    if (pid && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        throw new Error(
+          `The embedded database ${dataDir} is in use by process ${pid}. Stop it first, or set DATABASE_URL.`,
+        );
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+      }
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  writeFileSync(lockFile, String(process.pid));
+  return () => rmSync(lockFile, { force: true });
+}
+
+/**
+ * The embedded database: migrations run as PGlite's superuser, then the one connection switches
+ * to the app role with SET ROLE so the same row-level security applies (docs/decisions/003).
+ */
+export async function openPglite(dataDir: string): Promise<OpenedDatabase> {
+  const unlock = dataDir.startsWith("memory://") ? () => {} : lockDataDir(dataDir);
+  if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
+  const client = await PGlite.create(dataDir, { extensions: { cube, earthdistance } });
+  try {
+    const owner = drizzlePglite(client, { schema, casing: "snake_case" });
+    await migratePglite(owner, { migrationsFolder: MIGRATIONS_FOLDER });
+    await owner.execute(sql.raw(`SET ROLE ${APP_ROLE}`));
+  } catch (err) {
+    await client.close();
+    unlock();
+    throw err;
+  }
+  const db = drizzlePglite(client, { schema, casing: "snake_case" }) as unknown as Database;
+  return {
+    db,
+    kind: "pglite",
+    ping: async () => {
+      await client.query("select 1");
+    },
+    close: async () => {
+      await client.close();
+      unlock();
+    },
+  };
+}

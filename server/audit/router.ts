@@ -1,0 +1,11 @@
+import { router, tenantAdminProcedure } from "../trpc";
+import { AuditListInput, AuditListOutput } from "./schemas";
+import { listAudit } from "./service";
+
+export const auditRouter = router({
+  /** The tenant's audit trail, newest first. Owners and admins only. */
+  list: tenantAdminProcedure
+    .input(AuditListInput)
+    .output(AuditListOutput)
+    .query(({ ctx, input }) => listAudit({ db: ctx.db, tenantId: ctx.tenant.id, ...input })),
+});

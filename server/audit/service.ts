@@ -1,0 +1,78 @@
+import { and, desc, eq, lt } from "drizzle-orm";
+import type { Database } from "../../db/client";
+import { auditLog } from "../../db/schema";
+
+export type AuditActor = {
+  userId: string | null;
+  sessionId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+};
+
+export type AuditEntry = {
+  tenantId: string;
+  action: string;
+  entityType: string;
+  entityId: string;
+  changes?: Record<string, unknown>;
+};
+
+/** Writes one audit row with the caller's transaction, so it commits or rolls back with the change. */
+export async function recordAudit(tx: Database, actor: AuditActor, entry: AuditEntry): Promise<void> {
+  await tx.insert(auditLog).values({
+    tenantId: entry.tenantId,
+    actorUserId: actor.userId,
+    actorSessionId: actor.sessionId,
+    action: entry.action,
+    entityType: entry.entityType,
+    entityId: entry.entityId,
+    changes: entry.changes ?? {},
+    ip: actor.ip,
+    userAgent: actor.userAgent?.slice(0, 512) ?? null,
+    requestId: actor.requestId,
+  });
+}
+
+/** Newest first; `cursor` is the last id of the previous page (ids are UUIDv7, so they sort by time). */
+export async function listAudit(opts: {
+  db: Database;
+  tenantId: string;
+  cursor?: string;
+  actorId?: string;
+  entityType?: string;
+  action?: string;
+  limit: number;
+}) {
+  const rows = await opts.db
+    .select({
+      id: auditLog.id,
+      actorUserId: auditLog.actorUserId,
+      actorSessionId: auditLog.actorSessionId,
+      action: auditLog.action,
+      entityType: auditLog.entityType,
+      entityId: auditLog.entityId,
+      changes: auditLog.changes,
+      ip: auditLog.ip,
+      userAgent: auditLog.userAgent,
+      requestId: auditLog.requestId,
+      createdAt: auditLog.createdAt,
+    })
+    .from(auditLog)
+    .where(
+      and(
+        eq(auditLog.tenantId, opts.tenantId),
+        opts.cursor ? lt(auditLog.id, opts.cursor) : undefined,
+        opts.actorId ? eq(auditLog.actorUserId, opts.actorId) : undefined,
+        opts.entityType ? eq(auditLog.entityType, opts.entityType) : undefined,
+        opts.action ? eq(auditLog.action, opts.action) : undefined,
+      ),
+    )
+    .orderBy(desc(auditLog.id))
+    .limit(opts.limit + 1);
+  const page = rows.slice(0, opts.limit);
+  return {
+    items: page.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })),
+    nextCursor: rows.length > opts.limit ? (page.at(-1)?.id ?? null) : null,
+  };
+}

@@ -1,0 +1,123 @@
+import { sha256 } from "@oslojs/crypto/sha2";
+import { constantTimeEqual } from "@oslojs/crypto/subtle";
+import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
+import { and, eq, ne } from "drizzle-orm";
+import type { Database } from "../../db/client";
+import { sessions, users } from "../../db/schema";
+
+/** How long a session lives: idle timeout and hard limit, both from the config. */
+export type SessionPolicy = { inactivityMs: number; absoluteMs: number };
+
+export type SessionUser = {
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  phone: string | null;
+};
+
+export type ValidSession = {
+  id: string;
+  userId: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  expiresAt: Date;
+};
+
+/** last_seen_at is written at most this often, so reads do not turn into writes. */
+const LAST_SEEN_REFRESH_MS = 60 * 60 * 1000;
+const TOKEN_PATTERN = /^[a-z2-7]{26}\.[a-z2-7]{52}$/;
+
+function randomBase32(bytes: number): string {
+  return encodeBase32LowerCaseNoPadding(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+function hashSecret(secret: string): Uint8Array {
+  return sha256(new TextEncoder().encode(secret));
+}
+
+/** The earlier of the idle deadline and the absolute one. */
+export function sessionExpiry(s: { createdAt: Date; lastSeenAt: Date }, policy: SessionPolicy): Date {
+  return new Date(Math.min(s.lastSeenAt.getTime() + policy.inactivityMs, s.createdAt.getTime() + policy.absoluteMs));
+}
+
+/**
+ * Creates a session and returns its token `<id>.<secret>`: a 128-bit id and a 256-bit secret
+ * from the CSPRNG. Only SHA-256(secret) is stored.
+ */
+export async function createSession(opts: {
+  db: Database;
+  userId: string;
+  now: Date;
+  policy: SessionPolicy;
+  ip?: string | null;
+  userAgent?: string | null;
+}): Promise<{ token: string; session: ValidSession }> {
+  const id = randomBase32(16);
+  const secret = randomBase32(32);
+  await opts.db.insert(sessions).values({
+    id,
+    userId: opts.userId,
+    secretHash: hashSecret(secret),
+    createdAt: opts.now,
+    lastSeenAt: opts.now,
+    ip: opts.ip ?? null,
+    userAgent: opts.userAgent?.slice(0, 512) ?? null,
+  });
+  const record = { id, userId: opts.userId, createdAt: opts.now, lastSeenAt: opts.now };
+  return { token: `${id}.${secret}`, session: { ...record, expiresAt: sessionExpiry(record, opts.policy) } };
+}
+
+/**
+ * Checks a token: known id, matching secret (constant-time), not idle too long, not past its
+ * absolute lifetime. Expired sessions are deleted on sight. Returns null for anything invalid.
+ */
+export async function validateSessionToken(opts: {
+  db: Database;
+  token: string;
+  now: Date;
+  policy: SessionPolicy;
+}): Promise<{ session: ValidSession; user: SessionUser } | null> {
+  if (!TOKEN_PATTERN.test(opts.token)) return null;
+  const [id, secret] = opts.token.split(".") as [string, string];
+  const [row] = await opts.db
+    .select({
+      id: sessions.id,
+      userId: sessions.userId,
+      secretHash: sessions.secretHash,
+      createdAt: sessions.createdAt,
+      lastSeenAt: sessions.lastSeenAt,
+      user: { id: users.id, email: users.email, firstName: users.firstName, lastName: users.lastName, phone: users.phone },
+    })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.id, id))
+    .limit(1);
+  if (!row || !constantTimeEqual(hashSecret(secret), row.secretHash)) return null;
+
+  const expiresAt = sessionExpiry(row, opts.policy);
+  if (opts.now.getTime() >= expiresAt.getTime()) {
+    await opts.db.delete(sessions).where(eq(sessions.id, id));
+    return null;
+  }
+  let lastSeenAt = row.lastSeenAt;
+  if (opts.now.getTime() - lastSeenAt.getTime() >= LAST_SEEN_REFRESH_MS) {
+    lastSeenAt = opts.now;
+    await opts.db.update(sessions).set({ lastSeenAt }).where(eq(sessions.id, id));
+  }
+  const session = { id, userId: row.userId, createdAt: row.createdAt, lastSeenAt };
+  return { session: { ...session, expiresAt: sessionExpiry(session, opts.policy) }, user: row.user };
+}
+
+export async function deleteSession(db: Database, sessionId: string): Promise<void> {
+  await db.delete(sessions).where(eq(sessions.id, sessionId));
+}
+
+/** Deletes a user's sessions, all of them or all but one. Returns the ids deleted. */
+export async function deleteUserSessions(db: Database, userId: string, keepSessionId?: string): Promise<string[]> {
+  const rows = await db
+    .delete(sessions)
+    .where(keepSessionId ? and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId)) : eq(sessions.userId, userId))
+    .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
+}

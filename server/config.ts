@@ -1,0 +1,134 @@
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const csv = z
+  .string()
+  .transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+const postgresUrl = z
+  .string()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), "must be a postgres:// or postgresql:// URL");
+
+/** Every environment variable the server reads, with its default. `.env.example` mirrors this list. */
+export const EnvSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  DATA_DIR: z.string().min(1).default(".data"),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_APP_URL: postgresUrl.optional(),
+  DATABASE_APP_PASSWORD: z.string().min(1).optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  REDIS_URL: z
+    .string()
+    .refine((v) => /^rediss?:\/\//.test(v), "must be a redis:// or rediss:// URL")
+    .optional(),
+  ALLOWED_ORIGINS: csv.optional(),
+  TRUST_PROXY: bool.default(false),
+  SESSION_INACTIVITY_DAYS: z.coerce.number().positive().max(365).default(14),
+  SESSION_ABSOLUTE_DAYS: z.coerce.number().positive().max(3650).default(30),
+  LOGIN_MAX_FAILURES_PER_EMAIL: z.coerce.number().int().min(1).default(10),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(50),
+  LOGIN_THROTTLE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+});
+
+export type Config = {
+  env: "development" | "production" | "test";
+  port: number;
+  host: string;
+  logLevel: string;
+  dataDir: string;
+  database:
+    | { kind: "pglite"; dataDir: string }
+    | { kind: "postgres"; ownerUrl: string; appUrl: string; appPassword?: string; poolSize: number };
+  redis: { url: string; explicit: boolean };
+  /** Origins allowed to send cookie-authenticated mutations (besides the server's own host). */
+  allowedOrigins: string[];
+  trustProxy: boolean;
+  cookieSecure: boolean;
+  session: { inactivityMs: number; absoluteMs: number };
+  loginThrottle: { maxPerEmail: number; maxPerAddress: number; windowSeconds: number };
+  shutdownTimeoutMs: number;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const DAY_MS = 86_400_000;
+export const APP_DB_ROLE = "aiutami_app";
+
+/** The server's connection: the owner's URL with the app role's name, unless given outright. */
+function deriveAppUrl(ownerUrl: string, password?: string): string {
+  const url = new URL(ownerUrl);
+  url.username = APP_DB_ROLE;
+  url.password = password ? encodeURIComponent(password) : "";
+  return url.toString();
+}
+
+/**
+ * Reads and validates the environment once. Reports every bad or missing variable at once.
+ * @throws ConfigError
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "not set", as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.SESSION_ABSOLUTE_DAYS < e.SESSION_INACTIVITY_DAYS) {
+    problems.push("SESSION_ABSOLUTE_DAYS: must be at least SESSION_INACTIVITY_DAYS");
+  }
+  if (e.DATABASE_APP_URL && !e.DATABASE_URL) {
+    problems.push("DATABASE_APP_URL: needs DATABASE_URL (the owner connection that runs migrations)");
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const database: Config["database"] = e.DATABASE_URL
+    ? {
+        kind: "postgres",
+        ownerUrl: e.DATABASE_URL,
+        appUrl: e.DATABASE_APP_URL ?? deriveAppUrl(e.DATABASE_URL, e.DATABASE_APP_PASSWORD),
+        appPassword: e.DATABASE_APP_PASSWORD,
+        poolSize: e.DATABASE_POOL_SIZE,
+      }
+    : { kind: "pglite", dataDir: `${e.DATA_DIR}/pg` };
+
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    dataDir: e.DATA_DIR,
+    database,
+    redis: { url: e.REDIS_URL ?? "redis://127.0.0.1:6379", explicit: e.REDIS_URL !== undefined },
+    allowedOrigins: e.ALLOWED_ORIGINS ?? [],
+    trustProxy: e.TRUST_PROXY,
+    cookieSecure: e.NODE_ENV !== "development",
+    session: { inactivityMs: e.SESSION_INACTIVITY_DAYS * DAY_MS, absoluteMs: e.SESSION_ABSOLUTE_DAYS * DAY_MS },
+    loginThrottle: {
+      maxPerEmail: e.LOGIN_MAX_FAILURES_PER_EMAIL,
+      maxPerAddress: e.LOGIN_MAX_FAILURES_PER_ADDRESS,
+      windowSeconds: e.LOGIN_THROTTLE_WINDOW_SECONDS,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,64 @@
+import type { Database } from "../db/client";
+import type { LoginThrottle } from "./auth/throttle";
+import type { SessionUser, ValidSession } from "./auth/sessions";
+import type { Clock } from "./clock";
+import type { Config } from "./config";
+import type { Logger } from "./logger";
+import type { Redis } from "./redis";
+
+/** Long-lived parts shared by every request. */
+export type AppDeps = {
+  db: Database;
+  redis: Redis;
+  log: Logger;
+  config: Config;
+  clock: Clock;
+  loginThrottle: LoginThrottle;
+};
+
+export type RequestMeta = {
+  id: string;
+  ip: string | null;
+  userAgent: string | null;
+  /** The `x-tenant-id` header: a tenant id or slug. */
+  tenantRef: string | null;
+  /** Where the session came from; a cookie means a browser, so mutations need an allowed Origin. */
+  credentialSource: "cookie" | "bearer" | null;
+  originAllowed: boolean;
+};
+
+export type Auth = { session: ValidSession; user: SessionUser };
+
+/** What a procedure can do to the HTTP response (set or clear the session cookie). */
+export type ResponseHooks = { setCookie(cookie: string): void };
+
+const NO_RESPONSE: ResponseHooks = { setCookie: () => {} };
+
+/**
+ * The context without any HTTP: tests and jobs call this directly.
+ * @example const ctx = createContextInner({ deps, auth: null });
+ */
+export function createContextInner(opts: {
+  deps: AppDeps;
+  auth: Auth | null;
+  request?: Partial<RequestMeta>;
+  response?: ResponseHooks;
+}) {
+  const request: RequestMeta = {
+    id: opts.request?.id ?? crypto.randomUUID(),
+    ip: opts.request?.ip ?? null,
+    userAgent: opts.request?.userAgent ?? null,
+    tenantRef: opts.request?.tenantRef ?? null,
+    credentialSource: opts.request?.credentialSource ?? (opts.auth ? "bearer" : null),
+    originAllowed: opts.request?.originAllowed ?? true,
+  };
+  return {
+    ...opts.deps,
+    log: opts.deps.log.child({ reqId: request.id }),
+    auth: opts.auth,
+    request,
+    response: opts.response ?? NO_RESPONSE,
+  };
+}
+
+export type Context = ReturnType<typeof createContextInner>;

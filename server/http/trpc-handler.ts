@@ -1,0 +1,44 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createHTTPHandler } from "@trpc/server/adapters/standalone";
+import { readSessionCookie } from "../auth/cookies";
+import { validateSessionToken } from "../auth/sessions";
+import { createContextInner, type AppDeps } from "../context";
+import { appRouter } from "../router";
+import { bearerTokenOf, clientAddressOf, isOriginAllowed, tenantRefOf } from "./request-meta";
+
+/** The adapter's context: reads the session (bearer first, then cookie) and the request's metadata. */
+export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res: ServerResponse, requestId: string) {
+  const bearer = bearerTokenOf(req);
+  const cookieToken = bearer ? undefined : readSessionCookie(req.headers.cookie);
+  const token = bearer ?? cookieToken;
+  const auth = token
+    ? await validateSessionToken({ db: deps.db, token, now: deps.clock(), policy: deps.config.session })
+    : null;
+  return createContextInner({
+    deps,
+    auth,
+    request: {
+      id: requestId,
+      ip: clientAddressOf(req, deps.config.trustProxy),
+      userAgent: typeof req.headers["user-agent"] === "string" ? req.headers["user-agent"] : null,
+      tenantRef: tenantRefOf(req),
+      credentialSource: bearer ? "bearer" : cookieToken ? "cookie" : null,
+      originAllowed: isOriginAllowed(req, deps.config.allowedOrigins, deps.config.trustProxy),
+    },
+    response: { setCookie: (cookie) => res.appendHeader("set-cookie", cookie) },
+  });
+}
+
+export function createTrpcHandler(deps: AppDeps, requestIdOf: (req: IncomingMessage) => string) {
+  return createHTTPHandler({
+    router: appRouter,
+    basePath: "/trpc/",
+    maxBodySize: 1_000_000,
+    createContext: ({ req, res }) => createHttpContext(deps, req, res, requestIdOf(req)),
+    onError: ({ error, path }) => {
+      // Failures inside procedures are logged by the call boundary; this catches the rest
+      // (context creation, unparsable requests).
+      if (error.code === "INTERNAL_SERVER_ERROR" && !path) deps.log.error({ err: error.cause ?? error }, "request failed");
+    },
+  });
+}

@@ -1,0 +1,13 @@
+import { auditRouter } from "./audit/router";
+import { authRouter } from "./auth/router";
+import { tenantsRouter } from "./tenants/router";
+import { router } from "./trpc";
+
+export const appRouter = router({
+  auth: authRouter,
+  tenants: tenantsRouter,
+  audit: auditRouter,
+});
+
+/** The API's type, for the client SDK (`import type` only). */
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,139 @@
+import "./zod-messages";
+import { initTRPC, TRPCError } from "@trpc/server";
+import type { Transaction } from "../db/client";
+import type { Context } from "./context";
+import { AppError, toTRPCError, ZodError, zodIssues, type FieldIssue } from "./errors";
+import { bindScope } from "./db-scope";
+import { findMembership, TENANT_REF_PATTERN, type TenantRole } from "./tenants/resolve";
+
+const t = initTRPC.context<Context>().create({
+  /**
+   * One error shape for every caller: a readable message, the request id, field issues for bad
+   * input, and never a stack trace or SQL. Unexpected failures say only "internal error".
+   */
+  errorFormatter({ shape, error, ctx }) {
+    const cause = error.cause;
+    let issues: FieldIssue[] | undefined;
+    let message = error.message;
+    if (cause instanceof ZodError) {
+      issues = zodIssues(cause);
+      message = `Invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`;
+    } else if (cause instanceof AppError) {
+      issues = cause.details.issues;
+    }
+    const requestId = ctx?.request.id;
+    if (error.code === "INTERNAL_SERVER_ERROR") {
+      message = requestId ? `Internal server error (request id ${requestId})` : "Internal server error";
+    }
+    return {
+      code: shape.code,
+      message,
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path,
+        requestId,
+        issues,
+        retryAfterSeconds: cause instanceof AppError ? cause.details.retryAfterSeconds : undefined,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Logs each call once and turns the services' AppError into the matching tRPC error. */
+const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
+  const started = performance.now();
+  const result = await next();
+  const ms = Math.round((performance.now() - started) * 10) / 10;
+  if (result.ok) {
+    ctx.log.info({ path, type, ms, userId: ctx.auth?.user.id }, "call");
+    return result;
+  }
+  const cause = result.error.cause;
+  if (cause instanceof AppError) {
+    ctx.log.info({ path, type, ms, code: cause.code, msg: cause.message }, "call refused");
+    throw toTRPCError(cause);
+  }
+  if (result.error.code === "INTERNAL_SERVER_ERROR") {
+    ctx.log.error({ path, type, ms, err: cause ?? result.error }, "call failed");
+  } else {
+    ctx.log.info({ path, type, ms, code: result.error.code }, "call refused");
+  }
+  return result;
+});
+
+/** A browser sends cookies to any site's requests; a mutation riding on one needs an allowed Origin. */
+const originGuard = t.middleware(({ ctx, type, next }) => {
+  if (type === "mutation" && ctx.request.credentialSource === "cookie" && !ctx.request.originAllowed) {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: "Cross-site request refused: a cookie-authenticated mutation needs an allowed Origin header.",
+    });
+  }
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(callBoundary).use(originGuard);
+
+export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.auth) {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in first: no valid session on this request." });
+  }
+  return next({ ctx: { auth: ctx.auth } });
+});
+
+/**
+ * Resolves `x-tenant-id` among the user's tenants and runs the procedure in one transaction
+ * bound to that tenant: RLS then shows only its rows. A failed procedure rolls the whole
+ * transaction back, so nothing is half-written.
+ */
+export const tenantProcedure = authedProcedure.use(async ({ ctx, next }) => {
+  const ref = ctx.request.tenantRef;
+  if (!ref) throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header is required (a tenant id or slug)." });
+  if (!TENANT_REF_PATTERN.test(ref)) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header must be a tenant id or slug." });
+  }
+  return ctx.db.transaction(async (tx: Transaction) => {
+    await bindScope(tx, { userId: ctx.auth.user.id });
+    const membership = await findMembership(tx, { userId: ctx.auth.user.id, ref });
+    if (!membership) {
+      throw new TRPCError({ code: "NOT_FOUND", message: `Tenant "${ref}" not found among your tenants.` });
+    }
+    await bindScope(tx, { userId: ctx.auth.user.id, tenantId: membership.tenant.id });
+    const result = await next({ ctx: { db: tx, tenant: membership.tenant, role: membership.role } });
+    if (!result.ok) throw result.error;
+    return result;
+  });
+});
+
+function tenantRoleProcedure(...roles: TenantRole[]) {
+  return tenantProcedure.use(({ ctx, next }) => {
+    if (!roles.includes(ctx.role)) {
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: `This needs the ${roles.join(" or ")} role in this tenant; you are ${ctx.role}.`,
+      });
+    }
+    return next();
+  });
+}
+
+/** Owners and admins: member management, the audit log. */
+export const tenantAdminProcedure = tenantRoleProcedure("owner", "admin");
+
+/** Who did it and from where, for the audit log. */
+export function auditActorOf(ctx: {
+  auth: { user: { id: string }; session: { id: string } };
+  request: { id: string; ip: string | null; userAgent: string | null };
+}) {
+  return {
+    userId: ctx.auth.user.id,
+    sessionId: ctx.auth.session.id,
+    ip: ctx.request.ip,
+    userAgent: ctx.request.userAgent,
+    requestId: ctx.request.id,
+  };
+}
