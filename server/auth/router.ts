@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { NoInput } from "../common-schemas";
 import { authedProcedure, publicProcedure, router } from "../trpc";
 import { clearedSessionCookie, sessionCookie } from "./cookies";
 import {
@@ -13,7 +14,6 @@ import {
 import { listSessions, listUserTenants, logIn, revokeSession, signUp } from "./service";
 import { deleteSession, deleteUserSessions } from "./sessions";
 
-const Empty = z.void();
 
 export const authRouter = router({
   /** Creates an account and a session. Browsers also get the session cookie. */
@@ -50,7 +50,7 @@ export const authRouter = router({
 
   /** Ends this device's session. */
   logOut: authedProcedure
-    .input(Empty)
+    .input(NoInput)
     .output(z.object({ ok: z.literal(true) }))
     .mutation(async ({ ctx }) => {
       await deleteSession(ctx.db, ctx.auth.session.id);
@@ -60,7 +60,7 @@ export const authRouter = router({
 
   /** Ends every session of the user, this one included. */
   logOutEverywhere: authedProcedure
-    .input(Empty)
+    .input(NoInput)
     .output(z.object({ revoked: z.number().int() }))
     .mutation(async ({ ctx }) => {
       const ids = await deleteUserSessions(ctx.db, ctx.auth.user.id);
@@ -69,7 +69,7 @@ export const authRouter = router({
     }),
 
   me: authedProcedure
-    .input(Empty)
+    .input(NoInput)
     .output(MeOutput)
     .query(async ({ ctx }) => ({
       user: UserOutput.parse(ctx.auth.user),
@@ -80,7 +80,7 @@ export const authRouter = router({
   sessions: router({
     /** The user's active sessions (devices), the current one flagged. */
     list: authedProcedure
-      .input(Empty)
+      .input(NoInput)
       .output(z.array(SessionOutput))
       .query(({ ctx }) =>
         listSessions({ db: ctx.db, userId: ctx.auth.user.id, currentId: ctx.auth.session.id, policy: ctx.config.session }),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { NoInput } from "../common-schemas";
 import { TenantMembershipOutput } from "../auth/schemas";
 import { listUserTenants } from "../auth/service";
 import { auditActorOf, authedProcedure, router, tenantAdminProcedure } from "../trpc";
@@ -22,13 +23,13 @@ export const tenantsRouter = router({
 
   /** The tenants the caller belongs to, with their role in each. */
   mine: authedProcedure
-    .input(z.void())
+    .input(NoInput)
     .output(z.array(TenantMembershipOutput))
     .query(({ ctx }) => listUserTenants(ctx.db, ctx.auth.user.id)),
 
   members: router({
     list: tenantAdminProcedure
-      .input(z.void())
+      .input(NoInput)
       .output(z.array(MemberOutput))
       .query(({ ctx }) => listMembers(ctx.db, ctx.tenant.id)),
 
