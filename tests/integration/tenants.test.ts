@@ -104,7 +104,14 @@ describe("members", () => {
       refusal(callerAs(env, tenant.owner.auth, { tenant: tenant.slug }).tenants.members.setRole({ userId: second.id, role: "admin" })),
       refusal(callerAs(env, second.auth, { tenant: tenant.slug }).tenants.members.setRole({ userId: tenant.owner.id, role: "admin" })),
     ]);
-    expect(results.map((r) => r.code).sort()).toEqual(["CONFLICT", "OK"]);
+    // The loser is refused either as the last-owner CONFLICT or, when the winner committed before
+    // it resolved its own role, as a FORBIDDEN non-owner; never do both succeed.
+    const codes = results.map((r) => r.code).sort();
+    expect(codes[1]).toBe("OK");
+    expect(["CONFLICT", "FORBIDDEN"]).toContain(codes[0]);
+    const winner = results[0]!.code === "OK" ? tenant.owner : second;
+    const owners = (await callerAs(env, winner.auth, { tenant: tenant.slug }).tenants.members.list()).filter((m) => m.role === "owner");
+    expect(owners.map((m) => m.userId)).toEqual([winner.id]);
   });
 
   it("adding an email with no account, or a member twice, is refused clearly", async () => {
