@@ -1,7 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { z, ZodError } from "zod";
+import { type z, ZodError } from "zod";
 import { zodIssues } from "../../server/errors";
 import { appRouter } from "../../server/router";
 import { createTenant, createUser, TEST_PASSWORD, unique, type TestTenant, type TestUser } from "../helpers/factories";

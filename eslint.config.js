@@ -1,0 +1,20 @@
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["node_modules/", ".data/", "dist/", "client-sdk/dist/", "db/migrations/", "bench/results/"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
+      "no-restricted-properties": ["error", { object: "process", property: "env", message: "Read configuration through server/config.ts." }],
+    },
+  },
+  {
+    // The config module, tooling and tests may read the environment.
+    files: ["server/config.ts", "drizzle.config.ts", "tests/**", "bench/**", "**/*.config.*"],
+    rules: { "no-restricted-properties": "off" },
+  },
+);
