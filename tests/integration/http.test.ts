@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openPostgres } from "../../db/migrate";
 import { createApp } from "../../server/app";
 import { createTenant, createUser, TEST_PASSWORD } from "../helpers/factories";
 import { createTestEnv, startHttpServer, type TestEnv } from "../helpers/test-app";
@@ -72,6 +73,32 @@ describe("request ids and errors", () => {
     expect(res.status).toBe(400);
     expect(res.body.error?.data.issues?.map((i) => i.path).sort()).toEqual(["email", "firstName", "lastName", "password"]);
     expect(JSON.stringify(res.body)).not.toMatch(/stack|at .*\.ts:\d+/);
+  });
+
+  it("an unexpected failure answers 500 with only the request id, and logs the cause", async () => {
+    const lines: string[] = [];
+    const { pino } = await import("pino");
+    const log = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
+    const broken = openPostgres("postgres://aiutami_app@127.0.0.1:5432/aiutami_no_such_database", 1);
+    const app = createApp({ config: env.config, log, database: broken, redis: { ...env.redis, close: async () => {} } });
+    const { port } = await app.listen();
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/trpc/auth.signUp`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "x@example.test", password: "a-long-passphrase", firstName: "X", lastName: "Y" }),
+      });
+      expect(res.status).toBe(500);
+      const body = (await res.json()) as TrpcBody;
+      const requestId = res.headers.get("x-request-id")!;
+      expect(body.error?.message).toBe(`Internal server error (request id ${requestId})`);
+      expect(JSON.stringify(body)).not.toMatch(/aiutami_no_such_database|does not exist|insert|select/i);
+      const logged = lines.map((l) => JSON.parse(l) as { reqId?: string; msg: string; err?: { message?: string } }).find((l) => l.msg === "call failed");
+      expect(logged?.reqId).toBe(requestId);
+      expect(JSON.stringify(logged?.err)).toMatch(/aiutami_no_such_database/);
+    } finally {
+      await app.close();
+    }
   });
 
   it("unknown routes answer 404 JSON", async () => {
