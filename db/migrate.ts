@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
+import { btree_gist } from "@electric-sql/pglite/contrib/btree_gist";
 import { cube } from "@electric-sql/pglite/contrib/cube";
 import { earthdistance } from "@electric-sql/pglite/contrib/earthdistance";
 import { sql } from "drizzle-orm";
@@ -98,7 +99,7 @@ function lockDataDir(dataDir: string): () => void {
 export async function openPglite(dataDir: string): Promise<OpenedDatabase> {
   const unlock = dataDir.startsWith("memory://") ? () => {} : lockDataDir(dataDir);
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir, { extensions: { cube, earthdistance } });
+  const client = await PGlite.create(dataDir, { extensions: { cube, earthdistance, btree_gist } });
   try {
     const owner = drizzlePglite(client, { schema, casing: "snake_case" });
     await migratePglite(owner, { migrationsFolder: MIGRATIONS_FOLDER });

@@ -1,13 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import pLimit from "p-limit";
+import type { Database } from "../db/client";
 import type { OpenedDatabase } from "../db/migrate";
 import { LoginThrottle } from "./auth/throttle";
 import { systemClock, type Clock } from "./clock";
 import type { Config } from "./config";
 import type { AppDeps } from "./context";
 import { requestIdOf } from "./http/request-meta";
-import { createTrpcHandler } from "./http/trpc-handler";
+import { createTrpcHandler, MULTIPART_OVERHEAD } from "./http/trpc-handler";
 import type { Logger } from "./logger";
-import type { RedisHandle } from "./redis";
+import { IMMUTABLE_CACHE_CONTROL, type MediaStorage } from "./media/storage";
+import { MEDIA_KEY_PATTERN } from "./profiles/photos";
+import type { Redis, RedisHandle } from "./redis";
 
 export type App = {
   server: Server;
@@ -31,24 +35,47 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]);
 }
 
+/** The long-lived parts every request shares, built once per process (and by tests). */
+export function createDeps(opts: { config: Config; log: Logger; db: Database; redis: Redis; storage: MediaStorage; clock?: Clock }): AppDeps {
+  return {
+    db: opts.db,
+    redis: opts.redis,
+    log: opts.log,
+    config: opts.config,
+    clock: opts.clock ?? systemClock,
+    loginThrottle: new LoginThrottle(opts.redis, opts.config.loginThrottle),
+    storage: opts.storage,
+    photoDecodeSlots: pLimit(opts.config.media.maxConcurrentDecodes),
+  };
+}
+
+/** Streams a stored rendition; only keys of the product's own shape are served. */
+async function serveMedia(storage: MediaStorage, key: string, res: ServerResponse) {
+  const object = MEDIA_KEY_PATTERN.test(key) ? await storage.get(key) : null;
+  if (!object) return sendJson(res, 404, { error: { message: "No such picture." } });
+  res.statusCode = 200;
+  res.setHeader("content-type", object.contentType);
+  res.setHeader("cache-control", IMMUTABLE_CACHE_CONTROL);
+  res.setHeader("x-content-type-options", "nosniff");
+  if (object.contentLength !== undefined) res.setHeader("content-length", object.contentLength);
+  object.body.pipe(res);
+}
+
 export function createApp(opts: {
   config: Config;
   log: Logger;
   database: OpenedDatabase;
   redis: RedisHandle;
+  storage: MediaStorage;
   clock?: Clock;
 }): App {
-  const { config, log, database, redis } = opts;
-  const deps: AppDeps = {
-    db: database.db,
-    redis: redis.redis,
-    log,
-    config,
-    clock: opts.clock ?? systemClock,
-    loginThrottle: new LoginThrottle(redis.redis, config.loginThrottle),
-  };
+  const { config, log, database, redis, storage } = opts;
+  const deps = createDeps({ config, log, db: database.db, redis: redis.redis, storage, clock: opts.clock });
   const requestIds = new WeakMap<IncomingMessage, string>();
-  const trpc = createTrpcHandler(deps, (req) => requestIds.get(req) ?? crypto.randomUUID());
+  const requestIdFor = (req: IncomingMessage) => requestIds.get(req) ?? crypto.randomUUID();
+  const trpc = createTrpcHandler(deps, requestIdFor);
+  const uploadLimit = config.media.maxBytes + MULTIPART_OVERHEAD;
+  const trpcUpload = createTrpcHandler(deps, requestIdFor, uploadLimit);
   let inFlight = 0;
 
   async function readiness(res: ServerResponse) {
@@ -74,7 +101,22 @@ export function createApp(opts: {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/readyz") return void readiness(res);
+    if (path === "/trpc/profiles.uploadPhoto") {
+      // Refuse a declared oversize body before reading any of it; the handler also counts while reading.
+      if (Number(req.headers["content-length"] ?? 0) > uploadLimit) {
+        res.setHeader("connection", "close");
+        return sendJson(res, 413, { error: { message: `The upload is larger than ${config.media.maxBytes} bytes.`, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, requestId } } });
+      }
+      return trpcUpload(req, res);
+    }
     if (path.startsWith("/trpc/")) return trpc(req, res);
+    if (path.startsWith("/media/") && req.method === "GET" && config.media.publicBaseUrl === null) {
+      return void serveMedia(storage, decodeURIComponent(path.slice("/media/".length)), res).catch((err: unknown) => {
+        log.error({ err, reqId: requestId }, "media read failed");
+        if (!res.headersSent) sendJson(res, 502, { error: { message: "The picture store did not answer.", requestId } });
+        else res.destroy();
+      });
+    }
     sendJson(res, 404, { error: { message: `No route for ${req.method} ${path}`, requestId } });
   });
   server.keepAliveTimeout = 5_000;
@@ -98,6 +140,7 @@ export function createApp(opts: {
       server.closeAllConnections();
       await closed;
       await redis.close();
+      await storage.close();
       await database.close();
     },
   };

@@ -40,6 +40,17 @@ export const EnvSchema = z.object({
   LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(50),
   LOGIN_THROTTLE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  PUBLIC_URL: z.url().optional(),
+  S3_ENDPOINT: z.url().optional(),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name").default("aiutami-media"),
+  S3_REGION: z.string().min(1).default("us-east-1"),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_PUBLIC_URL: z.url().optional(),
+  S3_FORCE_PATH_STYLE: bool.default(true),
+  PHOTO_MAX_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(8 * 1024 * 1024),
+  PHOTO_MAX_PIXELS: z.coerce.number().int().min(10_000).max(200_000_000).default(40_000_000),
+  PHOTO_MAX_CONCURRENT_DECODES: z.coerce.number().int().min(1).max(32).default(2),
 });
 
 export type Config = {
@@ -59,6 +70,19 @@ export type Config = {
   session: { inactivityMs: number; absoluteMs: number };
   loginThrottle: { maxPerEmail: number; maxPerAddress: number; windowSeconds: number };
   shutdownTimeoutMs: number;
+  /** Where browsers reach this server; used to build media URLs served by the server itself. */
+  publicUrl: string;
+  media: {
+    /** Unset endpoint: an in-process S3-protocol server (s3rver) storing under DATA_DIR/s3. */
+    s3:
+      | { kind: "embedded"; directory: string; bucket: string }
+      | { kind: "external"; endpoint?: string; bucket: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+    /** Base URL of the bucket as browsers reach it; unset: served through this server at /media/. */
+    publicBaseUrl: string | null;
+    maxBytes: number;
+    maxPixels: number;
+    maxConcurrentDecodes: number;
+  };
 };
 
 export class ConfigError extends Error {
@@ -100,6 +124,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.DATABASE_APP_URL && !e.DATABASE_URL) {
     problems.push("DATABASE_APP_URL: needs DATABASE_URL (the owner connection that runs migrations)");
   }
+  if (Boolean(e.S3_ACCESS_KEY_ID) !== Boolean(e.S3_SECRET_ACCESS_KEY)) {
+    problems.push("S3_SECRET_ACCESS_KEY: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together");
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const database: Config["database"] = e.DATABASE_URL
@@ -130,5 +157,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       windowSeconds: e.LOGIN_THROTTLE_WINDOW_SECONDS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+    media: {
+      s3: e.S3_ENDPOINT || e.S3_ACCESS_KEY_ID
+        ? {
+            kind: "external",
+            endpoint: e.S3_ENDPOINT,
+            bucket: e.S3_BUCKET,
+            region: e.S3_REGION,
+            accessKeyId: e.S3_ACCESS_KEY_ID,
+            secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+            forcePathStyle: e.S3_FORCE_PATH_STYLE,
+          }
+        : { kind: "embedded", directory: `${e.DATA_DIR}/s3`, bucket: e.S3_BUCKET },
+      publicBaseUrl: e.S3_PUBLIC_URL?.replace(/\/+$/, "") ?? null,
+      maxBytes: e.PHOTO_MAX_BYTES,
+      maxPixels: e.PHOTO_MAX_PIXELS,
+      maxConcurrentDecodes: e.PHOTO_MAX_CONCURRENT_DECODES,
+    },
   };
 }

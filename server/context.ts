@@ -1,9 +1,11 @@
+import type { LimitFunction } from "p-limit";
 import type { Database } from "../db/client";
 import type { LoginThrottle } from "./auth/throttle";
 import type { SessionUser, ValidSession } from "./auth/sessions";
 import type { Clock } from "./clock";
 import type { Config } from "./config";
 import type { Logger } from "./logger";
+import type { MediaStorage } from "./media/storage";
 import type { Redis } from "./redis";
 
 /** Long-lived parts shared by every request. */
@@ -14,6 +16,9 @@ export type AppDeps = {
   config: Config;
   clock: Clock;
   loginThrottle: LoginThrottle;
+  storage: MediaStorage;
+  /** At most PHOTO_MAX_CONCURRENT_DECODES pictures decode at once; the rest wait their turn. */
+  photoDecodeSlots: LimitFunction;
 };
 
 export type RequestMeta = {

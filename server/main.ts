@@ -2,6 +2,7 @@ import { createApp } from "./app";
 import { ConfigError, loadConfig, type Config } from "./config";
 import { openConfiguredDatabase } from "./database";
 import { createLogger } from "./logger";
+import { openMediaStorage } from "./media/storage";
 import { connectRedis, RedisUnavailableError } from "./redis";
 
 async function main() {
@@ -28,7 +29,8 @@ async function main() {
     throw err;
   }
   const database = await openConfiguredDatabase(config);
-  const app = createApp({ config, log, database, redis });
+  const storage = await openMediaStorage(config);
+  const app = createApp({ config, log, database, redis, storage });
   const { port } = await app.listen();
   log.info({ port, database: database.kind, redis: redis.url }, `Aiutami listening on http://localhost:${port}`);
 

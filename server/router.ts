@@ -1,5 +1,6 @@
 import { auditRouter } from "./audit/router";
 import { authRouter } from "./auth/router";
+import { profilesRouter } from "./profiles/router";
 import { tenantsRouter } from "./tenants/router";
 import { router } from "./trpc";
 
@@ -7,6 +8,7 @@ export const appRouter = router({
   auth: authRouter,
   tenants: tenantsRouter,
   audit: auditRouter,
+  profiles: profilesRouter,
 });
 
 /** The API's type, for the client SDK (`import type` only). */

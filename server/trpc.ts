@@ -109,12 +109,40 @@ export const tenantProcedure = authedProcedure.use(async ({ ctx, next }) => {
   });
 });
 
-function tenantRoleProcedure(...roles: TenantRole[]) {
-  return tenantProcedure.use(({ ctx, next }) => {
-    if (!roles.includes(ctx.role)) {
+/**
+ * The same membership check without holding a transaction for the whole call: for work that
+ * takes long outside the database (decoding a picture), which would otherwise pin a pooled
+ * connection. The procedure opens its own short tenant-bound transactions with `ctx.inTenant`.
+ */
+export const tenantMemberProcedure = authedProcedure.use(async ({ ctx, next }) => {
+  const ref = ctx.request.tenantRef;
+  if (!ref) throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header is required (a tenant id or slug)." });
+  if (!TENANT_REF_PATTERN.test(ref)) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header must be a tenant id or slug." });
+  }
+  const userId = ctx.auth.user.id;
+  const membership = await ctx.db.transaction(async (tx) => {
+    await bindScope(tx, { userId });
+    return findMembership(tx, { userId, ref });
+  });
+  if (!membership) throw new TRPCError({ code: "NOT_FOUND", message: `Tenant "${ref}" not found among your tenants.` });
+  const inTenant = <T>(fn: (tx: Transaction) => Promise<T>): Promise<T> =>
+    ctx.db.transaction(async (tx) => {
+      await bindScope(tx, { userId, tenantId: membership.tenant.id });
+      return fn(tx);
+    });
+  return next({ ctx: { tenant: membership.tenant, role: membership.role, inTenant } });
+});
+
+/** Refuses members whose role in the tenant is not one of `roles`; used after a tenant middleware. */
+function roleGuard(roles: TenantRole[]) {
+  return t.middleware(({ ctx, next }) => {
+    // Runs only after tenantProcedure or tenantMemberProcedure, which put the role on the context.
+    const role = (ctx as unknown as { role: TenantRole }).role;
+    if (!roles.includes(role)) {
       throw new TRPCError({
         code: "FORBIDDEN",
-        message: `This needs the ${roles.join(" or ")} role in this tenant; you are ${ctx.role}.`,
+        message: `This needs the ${roles.join(" or ")} role in this tenant; you are ${role}.`,
       });
     }
     return next();
@@ -122,7 +150,11 @@ function tenantRoleProcedure(...roles: TenantRole[]) {
 }
 
 /** Owners and admins: member management, the audit log. */
-export const tenantAdminProcedure = tenantRoleProcedure("owner", "admin");
+export const tenantAdminProcedure = tenantProcedure.use(roleGuard(["owner", "admin"]));
+/** Members with the provider role: their own profile. */
+export const providerProcedure = tenantProcedure.use(roleGuard(["provider"]));
+/** Providers, for uploads that run outside one long transaction. */
+export const providerMediaProcedure = tenantMemberProcedure.use(roleGuard(["provider"]));
 
 /** Who did it and from where, for the audit log. */
 export function auditActorOf(ctx: {

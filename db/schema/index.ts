@@ -2,3 +2,4 @@ export * from "./users";
 export * from "./sessions";
 export * from "./tenants";
 export * from "./audit-log";
+export * from "./profiles";

@@ -29,11 +29,15 @@ export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res
   });
 }
 
-export function createTrpcHandler(deps: AppDeps, requestIdOf: (req: IncomingMessage) => string) {
+/** JSON calls are small; uploads get their own handler with the picture's byte cap (plus multipart framing). */
+export const JSON_BODY_LIMIT = 1_000_000;
+export const MULTIPART_OVERHEAD = 64 * 1024;
+
+export function createTrpcHandler(deps: AppDeps, requestIdOf: (req: IncomingMessage) => string, maxBodySize = JSON_BODY_LIMIT) {
   return createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
-    maxBodySize: 1_000_000,
+    maxBodySize,
     createContext: ({ req, res }) => createHttpContext(deps, req, res, requestIdOf(req)),
     onError: ({ error, path }) => {
       // Failures inside procedures are logged by the call boundary; this catches the rest

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { inject } from "vitest";
 import { openPostgres, type OpenedDatabase } from "../../db/migrate";
-import { createApp, type App } from "../../server/app";
+import { createApp, createDeps, type App } from "../../server/app";
 import { systemClock, type Clock } from "../../server/clock";
 import { loadConfig, type Config } from "../../server/config";
 import { createContextInner, type AppDeps, type Auth } from "../../server/context";
@@ -8,7 +11,7 @@ import { createLogger } from "../../server/logger";
 import { connectRedis, type RedisHandle } from "../../server/redis";
 import { appRouter } from "../../server/router";
 import { createCallerFactory } from "../../server/trpc";
-import { LoginThrottle } from "../../server/auth/throttle";
+import { openMediaStorage } from "../../server/media/storage";
 
 export const createCaller = createCallerFactory(appRouter);
 
@@ -32,6 +35,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     DATABASE_POOL_SIZE: "5",
     PORT: "0",
     HOST: "127.0.0.1",
+    // A real S3-protocol server (s3rver) per test file, in its own directory.
+    DATA_DIR: mkdtempSync(join(tmpdir(), "aiutami-test-")),
     ...overrides,
   });
 }
@@ -50,14 +55,8 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     },
     fn: () => clock.now,
   };
-  const deps: AppDeps = {
-    db: database.db,
-    redis: redis.redis,
-    log,
-    config,
-    clock: () => clock.now,
-    loginThrottle: new LoginThrottle(redis.redis, config.loginThrottle),
-  };
+  const storage = await openMediaStorage(config);
+  const deps = createDeps({ config, log, db: database.db, redis: redis.redis, storage, clock: () => clock.now });
   clock.fn = deps.clock;
   return {
     config,
@@ -67,7 +66,9 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     clock,
     close: async () => {
       await redis.close();
+      await storage.close();
       await database.close();
+      if (config.media.s3.kind === "embedded") rmSync(config.media.s3.directory, { recursive: true, force: true });
     },
   };
 }
@@ -96,6 +97,7 @@ export async function startHttpServer(env: TestEnv): Promise<{ app: App; baseUrl
     log: env.deps.log,
     database: { ...env.database, close: async () => {} },
     redis: { ...env.redis, close: async () => {} },
+    storage: { ...env.deps.storage, close: async () => {} },
     clock: env.deps.clock,
   });
   const { port } = await app.listen();

@@ -11,7 +11,22 @@ import { callerAs, createTestEnv, type TestEnv } from "../helpers/test-app";
  * A valid input for every procedure that takes one. A procedure added to the router without an
  * entry here fails the first test, so none escapes the bad-input checks.
  */
-type Fixture = { tenant: TestTenant; member: TestUser };
+type Fixture = { tenant: TestTenant; member: TestUser; provider: TestUser };
+const TUTOR_PROFILE = {
+  kind: "tutor", headline: "Maths and physics tutor", about: "Ten years of teaching.", hourlyRateCents: 3000, currency: "EUR",
+  availability: [{ day: "mon", start: "09:00", end: "12:00" }], city: "Milan", lat: 45.4642, lng: 9.19, serviceRadiusKm: 10,
+  education: [{ institution: "Politecnico di Milano", title: "MSc Physics", from: "2010", to: "2012" }],
+  experiences: [{ institution: "Liceo Volta", title: "Teacher", from: "2012-09", to: null }],
+  published: true, subjects: ["maths", "physics"], levels: ["high_school"], schoolYears: [9, 10],
+};
+/** Procedures whose role is not the owner's: input is validated after the role check. */
+const CALL_AS: Record<string, keyof Pick<Fixture, "provider">> = { "profiles.upsertMine": "provider", "profiles.uploadPhoto": "provider" };
+/** Fields other fields depend on: removing one may be reported on its dependents (a clear, named error too). */
+const DEPENDENTS: Record<string, Record<string, string[]>> = {
+  "profiles.search": { kind: ["subjects", "levels"], near: ["sort"] },
+};
+/** Multipart procedures, checked separately below (their input is FormData, not fields). */
+const MULTIPART = new Set(["profiles.uploadPhoto"]);
 const VALID_INPUTS: Record<string, (f: Fixture) => Record<string, unknown>> = {
   "auth.signUp": () => ({ email: `${unique()}@example.test`, password: TEST_PASSWORD, firstName: "Ada", lastName: "Rossi", phone: "+39 06 555 0101" }),
   "auth.logIn": (f) => ({ email: f.member.email, password: TEST_PASSWORD }),
@@ -20,6 +35,12 @@ const VALID_INPUTS: Record<string, (f: Fixture) => Record<string, unknown>> = {
   "tenants.members.add": () => ({ email: `${unique()}@example.test`, role: "client" }),
   "tenants.members.remove": (f) => ({ userId: f.member.id }),
   "tenants.members.setRole": (f) => ({ userId: f.member.id, role: "provider" }),
+  "profiles.upsertMine": () => TUTOR_PROFILE,
+  "profiles.get": () => ({ id: "0190a3a4-1111-7222-8333-444455556666" }),
+  "profiles.search": () => ({
+    kind: "tutor", subjects: ["maths"], levels: ["high_school"], minRateCents: 1000, maxRateCents: 5000, text: "maths",
+    near: { lat: 45.46, lng: 9.19, radiusKm: 10 }, sort: "distance", cursor: "opaque", limit: 10,
+  }),
   "audit.list": () => ({ cursor: "0190a3a4-1111-7222-8333-444455556666", actorId: "0190a3a4-1111-7222-8333-444455556666", entityType: "tenant", action: "tenant.create", limit: 10 }),
 };
 
@@ -27,7 +48,8 @@ type AnyProcedure = { _def: { type: "query" | "mutation" | "subscription"; input
 const procedures = Object.entries((appRouter._def as unknown as { procedures: Record<string, AnyProcedure> }).procedures);
 
 /** Procedures whose input is an object with at least one field. */
-const withFields = procedures.filter(([, p]) => {
+const withFields = procedures.filter(([path, p]) => {
+  if (MULTIPART.has(path)) return false;
   const schema = p._def.inputs[0];
   return schema !== undefined && !schema.safeParse(undefined).success;
 });
@@ -49,8 +71,11 @@ beforeAll(async () => {
   owner = postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
   const tenant = await createTenant(env);
   const member = await createUser(env);
-  await callerAs(env, tenant.owner.auth, { tenant: tenant.slug }).tenants.members.add({ email: member.email, role: "client" });
-  fixture = { tenant, member };
+  const provider = await createUser(env);
+  const asOwner = callerAs(env, tenant.owner.auth, { tenant: tenant.slug });
+  await asOwner.tenants.members.add({ email: member.email, role: "client" });
+  await asOwner.tenants.members.add({ email: provider.email, role: "provider" });
+  fixture = { tenant, member, provider };
 });
 afterAll(async () => {
   await owner.end();
@@ -58,7 +83,8 @@ afterAll(async () => {
 });
 
 async function callWith(path: string, input: unknown): Promise<TRPCError | null> {
-  const caller = callerAs(env, fixture.tenant.owner.auth, { tenant: fixture.tenant.slug, ip: unique("ip") });
+  const as = CALL_AS[path] ? fixture[CALL_AS[path]] : fixture.tenant.owner;
+  const caller = callerAs(env, as.auth, { tenant: fixture.tenant.slug, ip: unique("ip") });
   const fn = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller) as (i: unknown) => Promise<unknown>;
   try {
     await fn(input);
@@ -69,12 +95,13 @@ async function callWith(path: string, input: unknown): Promise<TRPCError | null>
   }
 }
 
-function expectFieldError(err: TRPCError | null, field: string, what: string) {
+function expectFieldError(err: TRPCError | null, field: string | string[], what: string) {
+  const fields = Array.isArray(field) ? field : [field];
   expect(err, what).toBeInstanceOf(TRPCError);
   expect(err!.code, `${what}: ${err!.message}`).toBe("BAD_REQUEST");
   expect(err!.cause, what).toBeInstanceOf(ZodError);
   const paths = zodIssues(err!.cause as ZodError).map((i) => i.path);
-  expect(paths.some((p) => p === field || p.startsWith(`${field}.`)), `${what}: issues ${paths.join(", ")}`).toBe(true);
+  expect(paths.some((p) => fields.some((f) => p === f || p.startsWith(`${f}.`))), `${what}: issues ${paths.join(", ")}`).toBe(true);
 }
 
 async function snapshot() {
@@ -88,6 +115,7 @@ describe("every procedure rejects bad input with BAD_REQUEST naming the field", 
   it("every procedure with input has a valid sample in the table", () => {
     expect(withFields.length).toBeGreaterThan(0);
     const missing = withFields.map(([path]) => path).filter((path) => !(path in VALID_INPUTS));
+    expect(procedures.filter(([path]) => MULTIPART.has(path))).toHaveLength(MULTIPART.size);
     expect(missing).toEqual([]);
   });
 
@@ -105,7 +133,7 @@ describe("every procedure rejects bad input with BAD_REQUEST naming the field", 
       const without = { ...valid };
       delete without[field];
       if (!schema.safeParse(without).success) {
-        expectFieldError(await callWith(path, without), field, `${path} without ${field}`);
+        expectFieldError(await callWith(path, without), [field, ...(DEPENDENTS[path]?.[field] ?? [])], `${path} without ${field}`);
       }
       expectFieldError(await callWith(path, { ...valid, [field]: wrongTypeFor(value) }), field, `${path} with ${field} of a wrong type`);
       if (typeof value === "string") {
@@ -123,9 +151,17 @@ describe("every procedure rejects bad input with BAD_REQUEST naming the field", 
     }
   });
 
+  it.each([...MULTIPART].map((path) => [path]))("%s: anything but multipart form data with a file is refused", async (path) => {
+    for (const input of [{ file: "not a file" }, "a string", null]) {
+      const err = await callWith(path, input);
+      expect(err?.code).toBe("BAD_REQUEST");
+    }
+  });
+
   it("nothing was written by any of the refused calls", async () => {
     const after = await snapshot();
-    expect(after.members).toBe(2);
-    expect(after.audit).toBe(2); // tenant.create and the fixture's membership.add
+    expect(after.members).toBe(3);
+    expect(after.audit).toBe(3); // tenant.create and the fixture's two membership.add
+    expect((await owner`select count(*)::int as n from provider_profiles where tenant_id = ${fixture.tenant.id}`)[0]!.n).toBe(0);
   });
 });

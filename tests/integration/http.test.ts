@@ -45,6 +45,7 @@ describe("health", () => {
       log: env.deps.log,
       database: { ...env.database, close: async () => {} },
       redis: { redis: dead, url: "redis://127.0.0.1:1", duplicate: () => dead, close: async () => dead.disconnect() },
+      storage: { ...env.deps.storage, close: async () => {} },
     });
     const { port } = await app.listen();
     try {
@@ -80,7 +81,7 @@ describe("request ids and errors", () => {
     const { pino } = await import("pino");
     const log = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
     const broken = openPostgres("postgres://aiutami_app@127.0.0.1:5432/aiutami_no_such_database", 1);
-    const app = createApp({ config: env.config, log, database: broken, redis: { ...env.redis, close: async () => {} } });
+    const app = createApp({ config: env.config, log, database: broken, redis: { ...env.redis, close: async () => {} }, storage: { ...env.deps.storage, close: async () => {} } });
     const { port } = await app.listen();
     try {
       const res = await fetch(`http://127.0.0.1:${port}/trpc/auth.signUp`, {

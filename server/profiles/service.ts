@@ -1,0 +1,153 @@
+import { and, eq } from "drizzle-orm";
+import type { Database } from "../../db/client";
+import { providerProfiles, users } from "../../db/schema";
+import { recordAudit, type AuditActor } from "../audit/service";
+import { AppError } from "../errors";
+import type { MediaStorage } from "../media/storage";
+import type { TenantRole } from "../tenants/resolve";
+import type { ProfileOutput, UpsertProfileInput } from "./schemas";
+
+/** The columns every profile view reads; never the user's email or phone. */
+export const profileColumns = {
+  id: providerProfiles.id,
+  userId: providerProfiles.userId,
+  kind: providerProfiles.kind,
+  firstName: users.firstName,
+  lastName: users.lastName,
+  headline: providerProfiles.headline,
+  about: providerProfiles.about,
+  hourlyRateCents: providerProfiles.hourlyRateCents,
+  currency: providerProfiles.currency,
+  availability: providerProfiles.availability,
+  city: providerProfiles.city,
+  lat: providerProfiles.lat,
+  lng: providerProfiles.lng,
+  serviceRadiusKm: providerProfiles.serviceRadiusKm,
+  education: providerProfiles.education,
+  experiences: providerProfiles.experiences,
+  subjects: providerProfiles.subjects,
+  levels: providerProfiles.levels,
+  schoolYears: providerProfiles.schoolYears,
+  tasks: providerProfiles.tasks,
+  services: providerProfiles.services,
+  published: providerProfiles.published,
+  photo: providerProfiles.photo,
+  createdAt: providerProfiles.createdAt,
+  updatedAt: providerProfiles.updatedAt,
+};
+
+type ProfileRow = {
+  [K in keyof typeof profileColumns]: (typeof profileColumns)[K]["_"]["data"] extends infer D
+    ? (typeof profileColumns)[K]["_"]["notNull"] extends true
+      ? D
+      : D | null
+    : never;
+};
+
+const roundCoordinate = (x: number) => Math.round(x * 100) / 100;
+
+/** Row to API shape. `exact` keeps the coordinates for the profile's own provider. */
+export function toProfileOutput(row: ProfileRow, storage: MediaStorage, opts: { exact: boolean }): ProfileOutput {
+  const shared = {
+    id: row.id,
+    userId: row.userId,
+    firstName: row.firstName,
+    lastName: row.lastName,
+    headline: row.headline,
+    about: row.about,
+    hourlyRateCents: row.hourlyRateCents,
+    currency: row.currency,
+    availability: row.availability,
+    city: row.city,
+    lat: opts.exact ? row.lat : roundCoordinate(row.lat),
+    lng: opts.exact ? row.lng : roundCoordinate(row.lng),
+    serviceRadiusKm: row.serviceRadiusKm,
+    education: row.education,
+    experiences: row.experiences,
+    published: row.published,
+    photo: row.photo
+      ? { thumb: storage.urlFor(row.photo.keys.thumb), square: storage.urlFor(row.photo.keys.square), standard: storage.urlFor(row.photo.keys.standard) }
+      : null,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+  switch (row.kind) {
+    case "tutor":
+      return { kind: "tutor", ...shared, subjects: row.subjects, levels: row.levels as Extract<ProfileOutput, { kind: "tutor" }>["levels"], schoolYears: row.schoolYears };
+    case "housekeeper":
+      return { kind: "housekeeper", ...shared, tasks: row.tasks as Extract<ProfileOutput, { kind: "housekeeper" }>["tasks"] };
+    case "senior_caregiver":
+      return { kind: "senior_caregiver", ...shared, services: row.services as Extract<ProfileOutput, { kind: "senior_caregiver" }>["services"] };
+  }
+}
+
+function selectProfiles(db: Database) {
+  return db.select(profileColumns).from(providerProfiles).innerJoin(users, eq(users.id, providerProfiles.userId));
+}
+
+export async function findOwnProfileRow(db: Database, opts: { tenantId: string; userId: string }) {
+  const [row] = await selectProfiles(db)
+    .where(and(eq(providerProfiles.tenantId, opts.tenantId), eq(providerProfiles.userId, opts.userId)))
+    .limit(1);
+  return row ?? null;
+}
+
+/**
+ * Creates or replaces the caller's profile in this tenant. Changing kind clears the other
+ * kinds' attributes, so a profile never carries two kinds' worth.
+ */
+export async function upsertMyProfile(opts: { db: Database; tenantId: string; userId: string; input: UpsertProfileInput; actor: AuditActor; storage: MediaStorage }) {
+  const { input } = opts;
+  const values = {
+    kind: input.kind,
+    headline: input.headline,
+    about: input.about,
+    hourlyRateCents: input.hourlyRateCents,
+    currency: input.currency,
+    availability: input.availability,
+    city: input.city,
+    lat: input.lat,
+    lng: input.lng,
+    serviceRadiusKm: input.serviceRadiusKm,
+    education: input.education,
+    experiences: input.experiences,
+    published: input.published,
+    subjects: input.kind === "tutor" ? input.subjects : [],
+    levels: input.kind === "tutor" ? input.levels : [],
+    schoolYears: input.kind === "tutor" ? input.schoolYears : [],
+    tasks: input.kind === "housekeeper" ? input.tasks : [],
+    services: input.kind === "senior_caregiver" ? input.services : [],
+  };
+  const before = await findOwnProfileRow(opts.db, opts);
+  const [saved] = await opts.db
+    .insert(providerProfiles)
+    .values({ tenantId: opts.tenantId, userId: opts.userId, ...values })
+    .onConflictDoUpdate({ target: [providerProfiles.tenantId, providerProfiles.userId], set: { ...values, updatedAt: new Date() } })
+    .returning({ id: providerProfiles.id });
+  const changed = before
+    ? Object.keys(values).filter((k) => JSON.stringify(before[k as keyof typeof before]) !== JSON.stringify(values[k as keyof typeof values]))
+    : Object.keys(values);
+  await recordAudit(opts.db, opts.actor, {
+    tenantId: opts.tenantId,
+    action: before ? "profile.update" : "profile.create",
+    entityType: "provider_profile",
+    entityId: saved!.id,
+    changes: { fields: changed },
+  });
+  const row = await findOwnProfileRow(opts.db, opts);
+  return toProfileOutput(row!, opts.storage, { exact: true });
+}
+
+/**
+ * One profile by id. Members see published profiles; an unpublished one only its provider and
+ * the tenant's owners and admins. Anything else answers as not found.
+ */
+export async function getProfile(opts: { db: Database; tenantId: string; id: string; viewer: { userId: string; role: TenantRole }; storage: MediaStorage }) {
+  const [row] = await selectProfiles(opts.db)
+    .where(and(eq(providerProfiles.tenantId, opts.tenantId), eq(providerProfiles.id, opts.id)))
+    .limit(1);
+  const own = row?.userId === opts.viewer.userId;
+  const staff = opts.viewer.role === "owner" || opts.viewer.role === "admin";
+  if (!row || (!row.published && !own && !staff)) throw new AppError("NOT_FOUND", "No such profile in this tenant.");
+  return toProfileOutput(row, opts.storage, { exact: own });
+}
