@@ -9,7 +9,7 @@ import type { AppDeps } from "./context";
 import { requestIdOf } from "./http/request-meta";
 import { createTrpcHandler, MULTIPART_OVERHEAD } from "./http/trpc-handler";
 import type { Logger } from "./logger";
-import { IMMUTABLE_CACHE_CONTROL, type MediaStorage } from "./media/storage";
+import type { MediaStorage } from "./media/storage";
 import { MEDIA_KEY_PATTERN } from "./profiles/photos";
 import type { Redis, RedisHandle } from "./redis";
 
@@ -55,7 +55,7 @@ async function serveMedia(storage: MediaStorage, key: string, res: ServerRespons
   if (!object) return sendJson(res, 404, { error: { message: "No such picture." } });
   res.statusCode = 200;
   res.setHeader("content-type", object.contentType);
-  res.setHeader("cache-control", IMMUTABLE_CACHE_CONTROL);
+  res.setHeader("cache-control", object.cacheControl);
   res.setHeader("x-content-type-options", "nosniff");
   if (object.contentLength !== undefined) res.setHeader("content-length", object.contentLength);
   object.body.pipe(res);

@@ -36,7 +36,8 @@ export const RENDITIONS = [
 export async function renderProfilePhoto(bytes: Buffer, opts: { maxPixels: number }): Promise<Rendition[]> {
   let header: Metadata;
   try {
-    header = await sharp(bytes).metadata();
+    // Reads the header only (nothing is decoded), so the size is known before any pixel is.
+    header = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch {
     throw new AppError("BAD_REQUEST", "The image could not be read: it is damaged or not a JPEG, PNG or WebP.", { issues: [{ path: "file", message: "cannot be read as an image" }] });
   }

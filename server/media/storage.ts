@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import type { Readable } from "node:stream";
-import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 import type { Config } from "../config";
 
@@ -9,7 +9,10 @@ export type MediaStorage = {
   bucket: string;
   put(key: string, body: Buffer, contentType: string): Promise<void>;
   delete(keys: string[]): Promise<void>;
-  get(key: string): Promise<{ body: Readable; contentType: string; contentLength?: number } | null>;
+  get(key: string): Promise<{ body: Readable; contentType: string; cacheControl: string; contentLength?: number } | null>;
+  head(key: string): Promise<{ contentType: string; cacheControl: string; contentLength: number } | null>;
+  /** Keys under a prefix (at most 1000): for checks that nothing was left behind. */
+  list(prefix: string): Promise<string[]>;
   /** The URL a browser loads the object from. */
   urlFor(key: string): string;
   close(): Promise<void>;
@@ -17,6 +20,11 @@ export type MediaStorage = {
 
 /** Renditions never change under a key (the key holds the content hash), so caches may keep them forever. */
 export const IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable";
+
+function isMissing(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === "NoSuchKey" || e.name === "NotFound" || e.$metadata?.httpStatusCode === 404;
+}
 
 function s3Client(opts: { endpoint?: string; region: string; credentials?: { accessKeyId: string; secretAccessKey: string }; forcePathStyle: boolean }) {
   return new S3Client({
@@ -80,11 +88,29 @@ export async function openMediaStorage(config: Config): Promise<MediaStorage> {
     get: async (key) => {
       try {
         const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return { body: res.Body as Readable, contentType: res.ContentType ?? "application/octet-stream", contentLength: res.ContentLength };
+        return {
+          body: res.Body as Readable,
+          contentType: res.ContentType ?? "application/octet-stream",
+          cacheControl: res.CacheControl ?? IMMUTABLE_CACHE_CONTROL,
+          contentLength: res.ContentLength,
+        };
       } catch (err) {
-        if ((err as { name?: string }).name === "NoSuchKey") return null;
+        if (isMissing(err)) return null;
         throw err;
       }
+    },
+    head: async (key) => {
+      try {
+        const res = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return { contentType: res.ContentType ?? "", cacheControl: res.CacheControl ?? "", contentLength: res.ContentLength ?? 0 };
+      } catch (err) {
+        if (isMissing(err)) return null;
+        throw err;
+      }
+    },
+    list: async (prefix) => {
+      const res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+      return (res.Contents ?? []).map((o) => o.Key!).filter(Boolean);
     },
     urlFor: (key) => `${base}/${key}`,
     close: async () => {

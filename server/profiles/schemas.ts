@@ -48,12 +48,20 @@ const SharedProfileFields = {
   published: z.boolean().default(false),
 };
 
+/** Another kind's attribute sent by mistake gets an error on that field saying whose it is. */
+const belongsTo = (kind: string) => z.never({ error: `is a ${kind} attribute: it does not fit this profile's kind` }).optional();
+const TUTOR_ONLY = { subjects: belongsTo("tutor"), levels: belongsTo("tutor"), schoolYears: belongsTo("tutor") };
+const HOUSEKEEPER_ONLY = { tasks: belongsTo("housekeeper") };
+const CAREGIVER_ONLY = { services: belongsTo("senior_caregiver") };
+
 /** What a provider sends: the shared fields plus their kind's attributes (a discriminated union on `kind`). */
 export const UpsertProfileInput = z.discriminatedUnion("kind", [
   z
     .object({
       kind: z.literal("tutor"),
       ...SharedProfileFields,
+      ...HOUSEKEEPER_ONLY,
+      ...CAREGIVER_ONLY,
       subjects: uniqueList(Subject, 20).min(1, "must name at least one subject"),
       levels: uniqueList(z.enum(TUTOR_LEVELS), 4).min(1, "must name at least one level"),
       schoolYears: uniqueList(z.number().int().min(1).max(13), 13).default([]),
@@ -63,6 +71,8 @@ export const UpsertProfileInput = z.discriminatedUnion("kind", [
     .object({
       kind: z.literal("housekeeper"),
       ...SharedProfileFields,
+      ...TUTOR_ONLY,
+      ...CAREGIVER_ONLY,
       tasks: uniqueList(z.enum(HOUSEKEEPER_TASKS), HOUSEKEEPER_TASKS.length).min(1, "must name at least one task"),
     })
     .strict(),
@@ -70,6 +80,8 @@ export const UpsertProfileInput = z.discriminatedUnion("kind", [
     .object({
       kind: z.literal("senior_caregiver"),
       ...SharedProfileFields,
+      ...TUTOR_ONLY,
+      ...HOUSEKEEPER_ONLY,
       services: uniqueList(z.enum(CAREGIVER_SERVICES), CAREGIVER_SERVICES.length).min(1, "must name at least one service"),
     })
     .strict(),
