@@ -4,7 +4,7 @@ import type { Transaction } from "../db/client";
 import type { Context } from "./context";
 import { AppError, toTRPCError, ZodError, zodIssues, type FieldIssue } from "./errors";
 import { bindScope } from "./db-scope";
-import { findMembership, TENANT_REF_PATTERN, type TenantRole } from "./tenants/resolve";
+import { enterTenant, TENANT_REF_PATTERN, type TenantRole } from "./tenants/resolve";
 
 const t = initTRPC.context<Context>().create({
   /**
@@ -97,12 +97,10 @@ export const tenantProcedure = authedProcedure.use(async ({ ctx, next }) => {
     throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header must be a tenant id or slug." });
   }
   return ctx.db.transaction(async (tx: Transaction) => {
-    await bindScope(tx, { userId: ctx.auth.user.id });
-    const membership = await findMembership(tx, { userId: ctx.auth.user.id, ref });
+    const membership = await enterTenant(tx, { userId: ctx.auth.user.id, ref });
     if (!membership) {
       throw new TRPCError({ code: "NOT_FOUND", message: `Tenant "${ref}" not found among your tenants.` });
     }
-    await bindScope(tx, { userId: ctx.auth.user.id, tenantId: membership.tenant.id });
     const result = await next({ ctx: { db: tx, tenant: membership.tenant, role: membership.role } });
     if (!result.ok) throw result.error;
     return result;
@@ -121,10 +119,7 @@ export const tenantMemberProcedure = authedProcedure.use(async ({ ctx, next }) =
     throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header must be a tenant id or slug." });
   }
   const userId = ctx.auth.user.id;
-  const membership = await ctx.db.transaction(async (tx) => {
-    await bindScope(tx, { userId });
-    return findMembership(tx, { userId, ref });
-  });
+  const membership = await ctx.db.transaction((tx) => enterTenant(tx, { userId, ref }));
   if (!membership) throw new TRPCError({ code: "NOT_FOUND", message: `Tenant "${ref}" not found among your tenants.` });
   const inTenant = <T>(fn: (tx: Transaction) => Promise<T>): Promise<T> =>
     ctx.db.transaction(async (tx) => {

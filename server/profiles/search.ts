@@ -65,7 +65,10 @@ export async function searchProfiles(opts: { db: Database; tenantId: string; inp
 
   let order: SQL[];
   if (sort === "distance") {
-    order = [sql`${chord} asc`, sql`${providerProfiles.id} asc`];
+    // Distance alone, so the GiST index serves it as a nearest-first (KNN) scan that stops after
+    // one page; an `id` tie-breaker here would force reading and sorting the whole radius.
+    // Exact ties are ordered by id below, in code.
+    order = [sql`${chord} asc`];
   } else if (sort === "rate") {
     order = [sql`${providerProfiles.hourlyRateCents} asc`, sql`${providerProfiles.id} asc`];
   } else {
@@ -73,18 +76,39 @@ export async function searchProfiles(opts: { db: Database; tenantId: string; inp
   }
   if (input.cursor) {
     const key = decodeCursor(input.cursor, sort);
-    if (sort === "distance") where.push(sql`(${chord}, ${providerProfiles.id}) > (${key.k}::float8, ${key.id}::uuid)`);
+    if (sort === "distance") where.push(sql`(${chord} > ${key.k}::float8 or (${chord} = ${key.k}::float8 and ${providerProfiles.id} > ${key.id}::uuid))`);
     else if (sort === "rate") where.push(sql`(${providerProfiles.hourlyRateCents}, ${providerProfiles.id}) > (${key.k}::int, ${key.id}::uuid)`);
     else where.push(sql`${providerProfiles.id} < ${key.id}::uuid`);
   }
 
-  const rows = await opts.db
-    .select({ ...profileColumns, distanceKm, sortKey: chord ?? sql<null>`null::float8` })
-    .from(providerProfiles)
-    .innerJoin(users, eq(users.id, providerProfiles.userId))
-    .where(and(...where))
-    .orderBy(...order)
-    .limit(input.limit + 1);
+  const fetch = (extra: SQL | undefined, limit: number | undefined) => {
+    const query = opts.db
+      .select({ ...profileColumns, distanceKm, sortKey: chord ?? sql<null>`null::float8` })
+      .from(providerProfiles)
+      .innerJoin(users, eq(users.id, providerProfiles.userId))
+      .where(and(...where, extra))
+      .orderBy(...order);
+    return limit === undefined ? query : query.limit(limit);
+  };
+
+  // For distance: the planner guesses a fixed, small row count for cube's @> and would pick a bitmap
+  // scan plus a sort of every provider in the radius; the KNN scan reads only what one page needs.
+  // Both statements are sent together (one round trip); SET LOCAL ends with the transaction.
+  const [, first] = await Promise.all([
+    sort === "distance" ? opts.db.execute(sql`set local enable_bitmapscan = off`) : undefined,
+    fetch(undefined, input.limit + 1),
+  ]);
+  let rows = first;
+  if (sort === "distance") {
+    const boundary = rows[input.limit]?.sortKey;
+    if (boundary != null && rows[input.limit - 1]?.sortKey === boundary) {
+      // A group of equally distant providers straddles the page's end: take the whole group so
+      // ordering it by id decides who is on this page and who is on the next.
+      const group = await fetch(sql`${chord} = ${boundary}::float8`, undefined);
+      rows = [...rows.filter((r) => Number(r.sortKey) < Number(boundary)), ...group];
+    }
+    rows.sort((a, b) => Number(a.sortKey) - Number(b.sortKey) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
 
   const page = rows.slice(0, input.limit);
   const last = page.at(-1);

@@ -47,7 +47,12 @@ describe("the server process", () => {
       body: JSON.stringify({ email: "e2e@example.test", password: "an-e2e-passphrase", firstName: "E", lastName: "Two" }),
     });
     expect(res.status).toBe(200);
-    const logLine = running.output().split("\n").find((l) => l.includes('"path":"auth.signUp"'));
+    // The log line travels through a pipe and may arrive just after the response.
+    let logLine: string | undefined;
+    for (let i = 0; i < 30 && !logLine; i++) {
+      logLine = running.output().split("\n").find((l) => l.includes('"path":"auth.signUp"'));
+      if (!logLine) await new Promise((r) => setTimeout(r, 100));
+    }
     expect(JSON.parse(logLine!)).toMatchObject({ level: 30, path: "auth.signUp", reqId: res.headers.get("x-request-id") });
 
     const started = Date.now();

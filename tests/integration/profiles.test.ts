@@ -180,6 +180,21 @@ describe("profiles.search", () => {
     }
   });
 
+  it("pages through providers at exactly the same distance without repeats or skips", async () => {
+    const spot = { city: "Lecco", lat: 45.8566, lng: 9.3977 };
+    const made: string[] = [];
+    for (let i = 0; i < 5; i++) made.push((await createProvider(env, tenant, profileInput("housekeeper", "milan", { ...spot, tasks: ["gardening"] }))).profile.id);
+    const paged: string[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await search({ kind: "housekeeper", tasks: ["gardening"], near: { lat: 45.9, lng: 9.4, radiusKm: 20 }, limit: 2, ...(cursor ? { cursor } : {}) });
+      paged.push(...page.items.map((i) => i.id));
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    expect(paged).toEqual([...made].sort());
+  });
+
   it("refuses a cursor from another sort, distance sort without a point, and more than 50 a page", async () => {
     const first = await search({ kind: "senior_caregiver", sort: "rate", limit: 1 });
     const err = (await search({ kind: "senior_caregiver", sort: "newest", cursor: first.nextCursor! }).catch((e) => e)) as TRPCError;

@@ -1,0 +1,128 @@
+/**
+ * `npm run bench`: the project's benchmark. Loopback only, every loop bounded; prints a table and
+ * writes bench/results/<timestamp>.json with the machine, versions, parameters and figures.
+ *
+ *   npm run bench -- --scenario search,photos --providers 100000 --queries 500
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import postgres from "postgres";
+import { migratePostgresDatabase } from "../db/migrate";
+import { loadConfig } from "../server/config";
+import { runPhotos } from "./scenarios/photos";
+import { runSearch } from "./scenarios/search";
+import { startServer } from "./lib/server";
+
+const ROOT = join(import.meta.dirname, "..");
+const SCENARIOS = ["search", "photos"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: "string", default: SCENARIOS.join(",") },
+    providers: { type: "string", default: "100000" },
+    queries: { type: "string", default: "500" },
+    "photo-sequential": { type: "string", default: "10" },
+    "photo-concurrent": { type: "string", default: "10" },
+  },
+});
+const bounded = (name: string, value: string, max: number) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be a whole number from 1 to ${max}`);
+  return n;
+};
+const scenarios = values.scenario!.split(",").map((s) => s.trim()) as Scenario[];
+for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}"; known: ${SCENARIOS.join(", ")}`);
+const params = {
+  scenarios,
+  providers: bounded("providers", values.providers!, 1_000_000),
+  queries: bounded("queries", values.queries!, 100_000),
+  photoSequential: bounded("photo-sequential", values["photo-sequential"]!, 100),
+  photoConcurrent: bounded("photo-concurrent", values["photo-concurrent"]!, 50),
+};
+
+const admin = process.env.BENCH_DATABASE_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
+const dbName = "aiutami_bench";
+
+async function freshDatabase(): Promise<string> {
+  const sql = postgres(admin, { max: 1, onnotice: () => {} });
+  await sql.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await sql.unsafe(`CREATE DATABASE ${dbName}`);
+  await sql.end();
+  const url = new URL(admin);
+  url.pathname = `/${dbName}`;
+  await migratePostgresDatabase(url.toString());
+  return url.toString();
+}
+
+async function machine() {
+  const sql = postgres(admin, { max: 1, onnotice: () => {} });
+  const [pg] = await sql`select version()`;
+  await sql.end();
+  const redis = new Redis(redisUrl);
+  const info = await redis.info("server");
+  redis.disconnect();
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> };
+  const version = (name: string) => pkg.packages[`node_modules/${name}`]?.version;
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()}`,
+    node: process.version,
+    postgres: String(pg!.version).split(" on ")[0],
+    redis: /redis_version:(\S+)/.exec(info)?.[1],
+    versions: Object.fromEntries(["@trpc/server", "drizzle-orm", "postgres", "ioredis", "socket.io", "sharp", "zod"].map((n) => [n, version(n)])),
+  };
+}
+
+async function main() {
+  const startedAt = new Date();
+  const ownerUrl = await freshDatabase();
+  const { database } = loadConfig({ DATABASE_URL: ownerUrl });
+  if (database.kind !== "postgres") throw new Error("the benchmark runs on PostgreSQL");
+  const appUrl = database.appUrl;
+  const dataDir = join(os.tmpdir(), `aiutami-bench-${Date.now()}`);
+  const server = await startServer({ DATABASE_URL: ownerUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, LOGIN_MAX_FAILURES_PER_ADDRESS: "100000" });
+  const figures: Record<string, unknown> = {};
+  try {
+    if (scenarios.includes("search")) {
+      console.log(`search: generating ${params.providers} providers, then ${params.queries} radius searches with a kind filter...`);
+      figures.search = await runSearch({ providers: params.providers, queries: params.queries, ownerUrl, appUrl, baseUrl: server.baseUrl });
+    }
+    if (scenarios.includes("photos")) {
+      console.log(`photos: ${params.photoSequential} sequential 12 MP uploads, then ${params.photoConcurrent} at once...`);
+      figures.photos = await runPhotos({ baseUrl: server.baseUrl, pid: server.pid, sequential: params.photoSequential, concurrent: params.photoConcurrent });
+    }
+  } finally {
+    await server.stop();
+  }
+
+  const result = { startedAt: startedAt.toISOString(), seconds: Math.round((Date.now() - startedAt.getTime()) / 1000), machine: await machine(), params, ...figures };
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+  const file = join(ROOT, "bench/results", `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+
+  const rows: [string, string, string][] = [];
+  const s = figures.search as Awaited<ReturnType<typeof runSearch>> | undefined;
+  if (s) {
+    rows.push(["search p50 / p95 / p99", `${s.p50Ms} / ${s.p95Ms} / ${s.p99Ms} ms`, "p95 <= 15 ms"]);
+    rows.push(["search providers, fixture", `${s.providers} in ${s.fixtureSeconds} s`, "< 60 s"]);
+    rows.push(["search indexes (EXPLAIN)", s.indexesUsed.join(", "), "geo GiST"]);
+  }
+  const p = figures.photos as Awaited<ReturnType<typeof runPhotos>> | undefined;
+  if (p) {
+    rows.push(["photo 12 MP, per image (p50)", `${p.msPerImage} ms`, "<= 400 ms"]);
+    rows.push([`photos x${p.concurrentUploads} at once, peak RSS`, `${p.peakRssMb} MB (from ${p.baselineRssMb} MB)`, "bounded"]);
+  }
+  const width = Math.max(...rows.map((r) => r[0].length));
+  console.log(`\n${"figure".padEnd(width)}  ${"measured".padEnd(34)}  target`);
+  for (const [name, value, target] of rows) console.log(`${name.padEnd(width)}  ${value.padEnd(34)}  ${target}`);
+  console.log(`\nwritten ${file}`);
+}
+
+await main();
