@@ -76,6 +76,9 @@ export function createApp(opts: {
   const trpc = createTrpcHandler(deps, requestIdFor);
   const uploadLimit = config.media.maxBytes + MULTIPART_OVERHEAD;
   const trpcUpload = createTrpcHandler(deps, requestIdFor, uploadLimit);
+  // Admission control: an upload's body is read only once it holds a slot, so memory is bounded
+  // by the slots, not by how many clients upload at once. Waiting bodies stay in socket buffers.
+  const uploadSlots = pLimit(config.media.maxConcurrentUploads);
   let inFlight = 0;
 
   async function readiness(res: ServerResponse) {
@@ -107,7 +110,14 @@ export function createApp(opts: {
         res.setHeader("connection", "close");
         return sendJson(res, 413, { error: { message: `The upload is larger than ${config.media.maxBytes} bytes.`, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, requestId } } });
       }
-      return trpcUpload(req, res);
+      return void uploadSlots(
+        () =>
+          new Promise<void>((done) => {
+            res.once("close", done);
+            if (req.destroyed) return done();
+            trpcUpload(req, res);
+          }),
+      );
     }
     if (path.startsWith("/trpc/")) return trpc(req, res);
     if (path.startsWith("/media/") && req.method === "GET" && config.media.publicBaseUrl === null) {
@@ -120,6 +130,9 @@ export function createApp(opts: {
     sendJson(res, 404, { error: { message: `No route for ${req.method} ${path}`, requestId } });
   });
   server.keepAliveTimeout = 5_000;
+  // A client has this long to send a whole request, so a slow sender cannot hold an upload slot.
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
 
   return {
     server,

@@ -51,6 +51,7 @@ export const EnvSchema = z.object({
   PHOTO_MAX_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(8 * 1024 * 1024),
   PHOTO_MAX_PIXELS: z.coerce.number().int().min(10_000).max(200_000_000).default(40_000_000),
   PHOTO_MAX_CONCURRENT_DECODES: z.coerce.number().int().min(1).max(32).default(2),
+  PHOTO_MAX_CONCURRENT_UPLOADS: z.coerce.number().int().min(1).max(256).default(4),
 });
 
 export type Config = {
@@ -82,6 +83,8 @@ export type Config = {
     maxBytes: number;
     maxPixels: number;
     maxConcurrentDecodes: number;
+    /** Uploads whose bodies are being read at once; the rest wait unread (TCP backpressure). */
+    maxConcurrentUploads: number;
   };
 };
 
@@ -174,6 +177,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxBytes: e.PHOTO_MAX_BYTES,
       maxPixels: e.PHOTO_MAX_PIXELS,
       maxConcurrentDecodes: e.PHOTO_MAX_CONCURRENT_DECODES,
+      maxConcurrentUploads: e.PHOTO_MAX_CONCURRENT_UPLOADS,
     },
   };
 }
