@@ -7,15 +7,19 @@ import { systemClock, type Clock } from "./clock";
 import type { Config } from "./config";
 import type { AppDeps } from "./context";
 import { requestIdOf } from "./http/request-meta";
+import { createHub, type Hub } from "./hub/hub";
 import { createTrpcHandler, MULTIPART_OVERHEAD } from "./http/trpc-handler";
 import type { Logger } from "./logger";
 import type { MediaStorage } from "./media/storage";
+import { NotificationRelay } from "./notifications/relay";
 import { MEDIA_KEY_PATTERN } from "./profiles/photos";
 import type { Redis, RedisHandle } from "./redis";
 
 export type App = {
   server: Server;
   deps: AppDeps;
+  /** The Socket.IO hub, when this process has the hub role. */
+  hub: Hub | null;
   /** Resolves once the server listens; the port is the real one (useful with PORT=0). */
   listen(): Promise<{ port: number }>;
   /** Stops accepting, lets in-flight calls finish, then closes Redis and the database. */
@@ -46,6 +50,7 @@ export function createDeps(opts: { config: Config; log: Logger; db: Database; re
     loginThrottle: new LoginThrottle(opts.redis, opts.config.loginThrottle),
     storage: opts.storage,
     photoDecodeSlots: pLimit(opts.config.media.maxConcurrentDecodes),
+    relay: new NotificationRelay({ db: opts.db, redis: opts.redis, log: opts.log, stream: opts.config.stream }),
   };
 }
 
@@ -104,6 +109,7 @@ export function createApp(opts: {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/readyz") return void readiness(res);
+    if (!config.roles.api && path.startsWith("/trpc/")) return sendJson(res, 404, { error: { message: "This process does not serve the API (ROLES).", requestId } });
     if (path === "/trpc/profiles.uploadPhoto") {
       // Refuse a declared oversize body before reading any of it; the handler also counts while reading.
       if (Number(req.headers["content-length"] ?? 0) > uploadLimit) {
@@ -129,6 +135,8 @@ export function createApp(opts: {
     }
     sendJson(res, 404, { error: { message: `No route for ${req.method} ${path}`, requestId } });
   });
+  const hub = config.roles.hub ? createHub(server, deps, redis.duplicate) : null;
+  if (config.roles.relay) deps.relay.start();
   server.keepAliveTimeout = 5_000;
   // A client has this long to send a whole request, so a slow sender cannot hold an upload slot.
   server.requestTimeout = 60_000;
@@ -137,6 +145,7 @@ export function createApp(opts: {
   return {
     server,
     deps,
+    hub,
     listen: () =>
       new Promise((resolve, reject) => {
         server.once("error", reject);
@@ -147,11 +156,13 @@ export function createApp(opts: {
       }),
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await hub?.close();
       server.closeIdleConnections();
       const deadline = Date.now() + config.shutdownTimeoutMs - 1000;
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       server.closeAllConnections();
       await closed;
+      await deps.relay.stop();
       await redis.close();
       await storage.close();
       await database.close();

@@ -52,6 +52,14 @@ export const EnvSchema = z.object({
   PHOTO_MAX_PIXELS: z.coerce.number().int().min(10_000).max(200_000_000).default(40_000_000),
   PHOTO_MAX_CONCURRENT_DECODES: z.coerce.number().int().min(1).max(32).default(2),
   PHOTO_MAX_CONCURRENT_UPLOADS: z.coerce.number().int().min(1).max(256).default(4),
+  ROLES: csv
+    .pipe(z.array(z.enum(["api", "hub", "relay"])).min(1, "must name at least one of api, hub, relay"))
+    .default(["api", "hub", "relay"]),
+  STREAM_MAXLEN: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  STREAM_TTL_SECONDS: z.coerce.number().int().min(1).default(7 * 86_400),
+  HUB_READERS: z.coerce.number().int().min(1).max(3).default(2),
+  HUB_MAX_EVENTS_PER_10S: z.coerce.number().int().min(1).default(50),
+  HUB_SESSION_CHECK_MS: z.coerce.number().int().min(100).default(10_000),
 });
 
 export type Config = {
@@ -71,6 +79,11 @@ export type Config = {
   session: { inactivityMs: number; absoluteMs: number };
   loginThrottle: { maxPerEmail: number; maxPerAddress: number; windowSeconds: number };
   shutdownTimeoutMs: number;
+  /** What this process runs: the tRPC API, the Socket.IO hub, the outbox relay (all by default). */
+  roles: { api: boolean; hub: boolean; relay: boolean };
+  /** The per-user Redis streams: approximate length cap and expiry (the "temporary storage"). */
+  stream: { maxLen: number; ttlSeconds: number };
+  hub: { readers: number; maxEventsPer10s: number; sessionCheckMs: number };
   /** Where browsers reach this server; used to build media URLs served by the server itself. */
   publicUrl: string;
   media: {
@@ -160,6 +173,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       windowSeconds: e.LOGIN_THROTTLE_WINDOW_SECONDS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    roles: { api: e.ROLES.includes("api"), hub: e.ROLES.includes("hub"), relay: e.ROLES.includes("relay") },
+    stream: { maxLen: e.STREAM_MAXLEN, ttlSeconds: e.STREAM_TTL_SECONDS },
+    hub: { readers: e.HUB_READERS, maxEventsPer10s: e.HUB_MAX_EVENTS_PER_10S, sessionCheckMs: e.HUB_SESSION_CHECK_MS },
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     media: {
       s3: e.S3_ENDPOINT || e.S3_ACCESS_KEY_ID

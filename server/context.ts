@@ -6,6 +6,7 @@ import type { Clock } from "./clock";
 import type { Config } from "./config";
 import type { Logger } from "./logger";
 import type { MediaStorage } from "./media/storage";
+import type { NotificationRelay } from "./notifications/relay";
 import type { Redis } from "./redis";
 
 /** Long-lived parts shared by every request. */
@@ -19,6 +20,8 @@ export type AppDeps = {
   storage: MediaStorage;
   /** At most PHOTO_MAX_CONCURRENT_DECODES pictures decode at once; the rest wait their turn. */
   photoDecodeSlots: LimitFunction;
+  /** Appends committed notifications to the recipients' streams (its retry loop runs in the relay role). */
+  relay: NotificationRelay;
 };
 
 export type RequestMeta = {

@@ -6,9 +6,9 @@ import type { Database, Transaction } from "../db/client";
  * are transaction-local (`set_config(..., true)`): they vanish at commit or rollback, so a
  * pooled connection never carries them into another request.
  */
-export async function bindScope(tx: Database, scope: { userId?: string | null; tenantId?: string | null }) {
+export async function bindScope(tx: Database, scope: { userId?: string | null; tenantId?: string | null; relay?: boolean }) {
   await tx.execute(
-    sql`select set_config('app.user_id', ${scope.userId ?? ""}, true), set_config('app.tenant_id', ${scope.tenantId ?? ""}, true)`,
+    sql`select set_config('app.user_id', ${scope.userId ?? ""}, true), set_config('app.tenant_id', ${scope.tenantId ?? ""}, true), set_config('app.scope', ${scope.relay ? "relay" : ""}, true)`,
   );
 }
 
@@ -16,6 +16,17 @@ export async function bindScope(tx: Database, scope: { userId?: string | null; t
 export function withUserScope<T>(db: Database, userId: string, fn: (tx: Transaction) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => {
     await bindScope(tx, { userId });
+    return fn(tx);
+  });
+}
+
+/**
+ * The relay's scope: notifications of every user, for streaming them and for the hub's catch-up.
+ * Tenant tables stay invisible in it.
+ */
+export function withRelayScope<T>(db: Database, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await bindScope(tx, { relay: true });
     return fn(tx);
   });
 }

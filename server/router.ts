@@ -1,5 +1,7 @@
 import { auditRouter } from "./audit/router";
 import { authRouter } from "./auth/router";
+import { hiresRouter } from "./hires/router";
+import { notificationsRouter } from "./notifications/router";
 import { profilesRouter } from "./profiles/router";
 import { tenantsRouter } from "./tenants/router";
 import { router } from "./trpc";
@@ -9,6 +11,8 @@ export const appRouter = router({
   tenants: tenantsRouter,
   audit: auditRouter,
   profiles: profilesRouter,
+  hires: hiresRouter,
+  notifications: notificationsRouter,
 });
 
 /** The API's type, for the client SDK (`import type` only). */

@@ -96,15 +96,25 @@ export const tenantProcedure = authedProcedure.use(async ({ ctx, next }) => {
   if (!TENANT_REF_PATTERN.test(ref)) {
     throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header must be a tenant id or slug." });
   }
-  return ctx.db.transaction(async (tx: Transaction) => {
+  const committed: Array<() => Promise<void> | void> = [];
+  const result = await ctx.db.transaction(async (tx: Transaction) => {
     const membership = await enterTenant(tx, { userId: ctx.auth.user.id, ref });
     if (!membership) {
       throw new TRPCError({ code: "NOT_FOUND", message: `Tenant "${ref}" not found among your tenants.` });
     }
-    const result = await next({ ctx: { db: tx, tenant: membership.tenant, role: membership.role } });
-    if (!result.ok) throw result.error;
-    return result;
+    /** Work that must wait for the commit (appending notifications to Redis streams). */
+    const afterCommit = (fn: () => Promise<void> | void) => void committed.push(fn);
+    const inner = await next({ ctx: { db: tx, tenant: membership.tenant, role: membership.role, afterCommit } });
+    if (!inner.ok) throw inner.error;
+    return inner;
   });
+  for (const fn of committed) {
+    // The change is committed: a failure here is logged, not reported as the call's failure.
+    await Promise.resolve()
+      .then(fn)
+      .catch((err: unknown) => ctx.log.error({ err }, "after-commit work failed"));
+  }
+  return result;
 });
 
 /**
@@ -146,6 +156,8 @@ function roleGuard(roles: TenantRole[]) {
 
 /** Owners and admins: member management, the audit log. */
 export const tenantAdminProcedure = tenantProcedure.use(roleGuard(["owner", "admin"]));
+/** Members with the client role: hiring. */
+export const clientProcedure = tenantProcedure.use(roleGuard(["client"]));
 /** Members with the provider role: their own profile. */
 export const providerProcedure = tenantProcedure.use(roleGuard(["provider"]));
 /** Providers, for uploads that run outside one long transaction. */

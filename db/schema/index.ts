@@ -3,3 +3,5 @@ export * from "./sessions";
 export * from "./tenants";
 export * from "./audit-log";
 export * from "./profiles";
+export * from "./hires";
+export * from "./notifications";

@@ -20,10 +20,19 @@ const TUTOR_PROFILE = {
   published: true, subjects: ["maths", "physics"], levels: ["high_school"], schoolYears: [9, 10],
 };
 /** Procedures whose role is not the owner's: input is validated after the role check. */
-const CALL_AS: Record<string, keyof Pick<Fixture, "provider">> = { "profiles.upsertMine": "provider", "profiles.uploadPhoto": "provider" };
+const CALL_AS: Record<string, keyof Pick<Fixture, "provider" | "member">> = {
+  "profiles.upsertMine": "provider",
+  "profiles.uploadPhoto": "provider",
+  "hires.create": "member",
+  "hires.cancel": "member",
+  "hires.accept": "provider",
+  "hires.decline": "provider",
+};
+const SOME_ID = "0190a3a4-1111-7222-8333-444455556666";
 /** Fields other fields depend on: removing one may be reported on its dependents (a clear, named error too). */
 const DEPENDENTS: Record<string, Record<string, string[]>> = {
   "profiles.search": { kind: ["subjects", "levels"], near: ["sort"] },
+  "hires.create": { lat: ["lng"], lng: ["lat"], startsAt: ["endsAt"] },
 };
 /** Multipart procedures, checked separately below (their input is FormData, not fields). */
 const MULTIPART = new Set(["profiles.uploadPhoto"]);
@@ -41,6 +50,17 @@ const VALID_INPUTS: Record<string, (f: Fixture) => Record<string, unknown>> = {
     kind: "tutor", subjects: ["maths"], levels: ["high_school"], minRateCents: 1000, maxRateCents: 5000, text: "maths",
     near: { lat: 45.46, lng: 9.19, radiusKm: 10 }, sort: "distance", cursor: "opaque", limit: 10,
   }),
+  "hires.create": (f) => ({
+    providerId: f.provider.id, jobDescription: "Two hours of maths homework help", location: "Via Roma 1, Milan",
+    lat: 45.46, lng: 9.19, startsAt: "2030-01-01T09:00:00Z", endsAt: "2030-01-01T11:00:00Z",
+  }),
+  "hires.accept": () => ({ id: SOME_ID }),
+  "hires.decline": () => ({ id: SOME_ID }),
+  "hires.cancel": () => ({ id: SOME_ID }),
+  "hires.complete": () => ({ id: SOME_ID }),
+  "hires.get": () => ({ id: SOME_ID }),
+  "hires.list": () => ({ as: "client", status: "requested", cursor: SOME_ID, limit: 10 }),
+  "notifications.markRead": () => ({ ids: [SOME_ID] }),
   "audit.list": () => ({ cursor: "0190a3a4-1111-7222-8333-444455556666", actorId: "0190a3a4-1111-7222-8333-444455556666", entityType: "tenant", action: "tenant.create", limit: 10 }),
 };
 

@@ -1,0 +1,49 @@
+import { auditActorOf, clientProcedure, providerProcedure, router, tenantProcedure } from "../trpc";
+import { CreateHireInput, HireIdInput, HireOutput, ListHiresInput, ListHiresOutput } from "./schemas";
+import { createHire, getHire, listHires, transitionHire, type Transition } from "./service";
+
+/** One procedure per step; who may take it is decided by the hire's parties in the service. */
+function step(base: typeof tenantProcedure, action: Transition) {
+  return base
+    .input(HireIdInput)
+    .output(HireOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { hire, notifications } = await transitionHire({
+        db: ctx.db,
+        tenant: ctx.tenant,
+        actor: auditActorOf(ctx),
+        userId: ctx.auth.user.id,
+        role: ctx.role,
+        id: input.id,
+        action,
+      });
+      ctx.afterCommit(() => ctx.relay.publish(notifications));
+      return hire;
+    });
+}
+
+export const hiresRouter = router({
+  /** A client hires a published provider of this tenant; the provider is notified live. */
+  create: clientProcedure
+    .input(CreateHireInput)
+    .output(HireOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { hire, notifications } = await createHire({ db: ctx.db, tenant: ctx.tenant, actor: auditActorOf(ctx), clientId: ctx.auth.user.id, input, now: ctx.clock() });
+      ctx.afterCommit(() => ctx.relay.publish(notifications));
+      return hire;
+    }),
+  accept: step(providerProcedure, "accept"),
+  decline: step(providerProcedure, "decline"),
+  cancel: step(clientProcedure, "cancel"),
+  complete: step(tenantProcedure, "complete"),
+
+  list: tenantProcedure
+    .input(ListHiresInput)
+    .output(ListHiresOutput)
+    .query(({ ctx, input }) => listHires({ db: ctx.db, tenantId: ctx.tenant.id, userId: ctx.auth.user.id, ...input })),
+
+  get: tenantProcedure
+    .input(HireIdInput)
+    .output(HireOutput)
+    .query(({ ctx, input }) => getHire({ db: ctx.db, tenantId: ctx.tenant.id, id: input.id, userId: ctx.auth.user.id, role: ctx.role })),
+});

@@ -1,0 +1,186 @@
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import type { Database } from "../../db/client";
+import { hires, memberships, providerProfiles, users, type hireStatuses } from "../../db/schema";
+import { recordAudit, type AuditActor } from "../audit/service";
+import { AppError } from "../errors";
+import { createNotification, type NotificationRecord } from "../notifications/service";
+import type { TenantRef, TenantRole } from "../tenants/resolve";
+import type { CreateHireInput, HireOutput } from "./schemas";
+
+type Status = (typeof hireStatuses)[number];
+export type Transition = "accept" | "decline" | "cancel" | "complete";
+
+/** Who may take each step, from which states, to which state. Everything else is refused. */
+export const TRANSITIONS: Record<Transition, { from: Status[]; to: Exclude<Status, "requested">; by: Array<"client" | "provider"> }> = {
+  accept: { from: ["requested"], to: "accepted", by: ["provider"] },
+  decline: { from: ["requested"], to: "declined", by: ["provider"] },
+  cancel: { from: ["requested", "accepted"], to: "cancelled", by: ["client"] },
+  complete: { from: ["accepted"], to: "completed", by: ["client", "provider"] },
+};
+
+const hireColumns = {
+  id: hires.id,
+  tenantId: hires.tenantId,
+  clientId: hires.clientId,
+  providerId: hires.providerId,
+  status: hires.status,
+  jobDescription: hires.jobDescription,
+  location: hires.location,
+  lat: hires.lat,
+  lng: hires.lng,
+  startsAt: hires.startsAt,
+  endsAt: hires.endsAt,
+  clientFullName: hires.clientFullName,
+  clientPhone: hires.clientPhone,
+  createdAt: hires.createdAt,
+  updatedAt: hires.updatedAt,
+};
+type HireRow = { [K in keyof typeof hireColumns]: (typeof hireColumns)[K]["_"]["notNull"] extends true ? (typeof hireColumns)[K]["_"]["data"] : (typeof hireColumns)[K]["_"]["data"] | null };
+
+function toHire(row: HireRow): HireOutput {
+  return {
+    ...row,
+    startsAt: row.startsAt.toISOString(),
+    endsAt: row.endsAt ? row.endsAt.toISOString() : null,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+type Scope = { db: Database; tenant: TenantRef; actor: AuditActor };
+
+/**
+ * A client hires a published provider of the same tenant. The hire, the provider's notification
+ * and the audit row are written in the caller's transaction; the notification goes to the stream
+ * only after the commit (the caller's afterCommit).
+ */
+export async function createHire(opts: Scope & { clientId: string; input: CreateHireInput; now: Date }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
+  const { db, tenant, input } = opts;
+  if (Date.parse(input.startsAt) < opts.now.getTime() - 5 * 60_000) {
+    throw new AppError("BAD_REQUEST", "startsAt is in the past.", { issues: [{ path: "startsAt", message: "must not be in the past" }] });
+  }
+  const [provider] = await db
+    .select({ id: users.id })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .innerJoin(providerProfiles, and(eq(providerProfiles.tenantId, memberships.tenantId), eq(providerProfiles.userId, memberships.userId)))
+    .where(and(eq(memberships.tenantId, tenant.id), eq(memberships.userId, input.providerId), eq(memberships.role, "provider"), eq(providerProfiles.published, true)))
+    .limit(1);
+  if (!provider) {
+    throw new AppError("NOT_FOUND", "No published provider with that id in this tenant.", { issues: [{ path: "providerId", message: "is not a published provider here" }] });
+  }
+  const [client] = await db.select({ firstName: users.firstName, lastName: users.lastName, phone: users.phone }).from(users).where(eq(users.id, opts.clientId));
+  const fullName = `${client!.firstName} ${client!.lastName}`;
+  const [row] = await db
+    .insert(hires)
+    .values({
+      tenantId: tenant.id,
+      clientId: opts.clientId,
+      providerId: input.providerId,
+      jobDescription: input.jobDescription,
+      location: input.location,
+      lat: input.lat ?? null,
+      lng: input.lng ?? null,
+      startsAt: new Date(input.startsAt),
+      endsAt: input.endsAt ? new Date(input.endsAt) : null,
+      clientFullName: fullName,
+      clientPhone: client!.phone,
+    })
+    .returning(hireColumns);
+  const hire = toHire(row!);
+  const notification = await createNotification(db, {
+    userId: hire.providerId,
+    tenant,
+    type: "hire.requested",
+    payload: {
+      hireId: hire.id,
+      tenantId: tenant.id,
+      userId: hire.providerId,
+      clientId: hire.clientId,
+      fullName,
+      phoneNumber: hire.clientPhone,
+      location: hire.location,
+      time: hire.startsAt,
+      endsAt: hire.endsAt,
+      jobDescription: hire.jobDescription,
+    },
+  });
+  await recordAudit(db, opts.actor, { tenantId: tenant.id, action: "hire.create", entityType: "hire", entityId: hire.id, changes: { status: "requested", providerId: hire.providerId } });
+  return { hire, notifications: [notification] };
+}
+
+async function findVisibleHire(db: Database, opts: { tenantId: string; id: string; userId: string; role: TenantRole }) {
+  const [row] = await db.select(hireColumns).from(hires).where(and(eq(hires.tenantId, opts.tenantId), eq(hires.id, opts.id)));
+  const staff = opts.role === "owner" || opts.role === "admin";
+  if (!row || (!staff && row.clientId !== opts.userId && row.providerId !== opts.userId)) return null;
+  return row;
+}
+
+/**
+ * One step of a hire. The UPDATE carries the allowed states and the party in its WHERE, so of two
+ * racing steps only one matches: the other finds the new state and answers CONFLICT naming it.
+ */
+export async function transitionHire(opts: Scope & { userId: string; role: TenantRole; id: string; action: Transition }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
+  const rule = TRANSITIONS[opts.action];
+  const side = (row: { clientId: string; providerId: string }) => (row.clientId === opts.userId ? "client" : row.providerId === opts.userId ? "provider" : null);
+  const partyCondition = sql`(${rule.by.includes("client") ? sql`${hires.clientId} = ${opts.userId}` : sql`false`} or ${rule.by.includes("provider") ? sql`${hires.providerId} = ${opts.userId}` : sql`false`})`;
+  const [row] = await opts.db
+    .update(hires)
+    .set({ status: rule.to, updatedAt: new Date() })
+    .where(and(eq(hires.tenantId, opts.tenant.id), eq(hires.id, opts.id), inArray(hires.status, rule.from), partyCondition))
+    .returning(hireColumns);
+  if (!row) {
+    const current = await findVisibleHire(opts.db, { tenantId: opts.tenant.id, id: opts.id, userId: opts.userId, role: opts.role });
+    if (!current) throw new AppError("NOT_FOUND", "No such hire among yours.");
+    const mySide = side(current);
+    if (!mySide || !rule.by.includes(mySide)) {
+      throw new AppError("FORBIDDEN", `Only the ${rule.by.join(" or the ")} of this hire can ${opts.action} it.`);
+    }
+    throw new AppError("CONFLICT", `The hire is ${current.status}: it cannot be ${opts.action === "cancel" ? "cancelled" : `${opts.action}ed`} from that state.`);
+  }
+  const hire = toHire(row);
+  const actorSide = side(row)!;
+  const recipient = actorSide === "client" ? hire.providerId : hire.clientId;
+  const [me] = await opts.db.select({ firstName: users.firstName, lastName: users.lastName }).from(users).where(eq(users.id, opts.userId));
+  const notification = await createNotification(opts.db, {
+    userId: recipient,
+    tenant: opts.tenant,
+    type: `hire.${rule.to}`,
+    payload: {
+      hireId: hire.id,
+      tenantId: opts.tenant.id,
+      userId: recipient,
+      status: rule.to,
+      byUserId: opts.userId,
+      byName: `${me!.firstName} ${me!.lastName}`,
+      time: hire.startsAt,
+      jobDescription: hire.jobDescription,
+    },
+  });
+  await recordAudit(opts.db, opts.actor, { tenantId: opts.tenant.id, action: `hire.${opts.action}`, entityType: "hire", entityId: hire.id, changes: { status: { to: rule.to } } });
+  return { hire, notifications: [notification] };
+}
+
+export async function getHire(opts: { db: Database; tenantId: string; id: string; userId: string; role: TenantRole }): Promise<HireOutput> {
+  const row = await findVisibleHire(opts.db, opts);
+  if (!row) throw new AppError("NOT_FOUND", "No such hire among yours.");
+  return toHire(row);
+}
+
+export async function listHires(opts: { db: Database; tenantId: string; userId: string; as: "client" | "provider"; status?: Status; cursor?: string; limit: number }) {
+  const rows = await opts.db
+    .select(hireColumns)
+    .from(hires)
+    .where(
+      and(
+        eq(hires.tenantId, opts.tenantId),
+        eq(opts.as === "client" ? hires.clientId : hires.providerId, opts.userId),
+        opts.status ? eq(hires.status, opts.status) : undefined,
+        opts.cursor ? lt(hires.id, opts.cursor) : undefined,
+      ),
+    )
+    .orderBy(desc(hires.id))
+    .limit(opts.limit + 1);
+  const page = rows.slice(0, opts.limit).map(toHire);
+  return { items: page, nextCursor: rows.length > opts.limit ? (page.at(-1)?.id ?? null) : null };
+}

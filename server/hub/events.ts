@@ -1,0 +1,23 @@
+import type { Notification } from "../notifications/schemas";
+
+/** Read state changed on another device (or this one): some ids, or everything. */
+export type ReadEvent = { ids: string[] } | { all: true };
+
+/** Events the hub sends. Defined once; the client SDK imports these types. */
+export interface ServerToClientEvents {
+  /** A notification, in `seq` order, each exactly once per device. */
+  notification: (notification: Notification) => void;
+  "notifications:read": (event: ReadEvent) => void;
+}
+
+/**
+ * Events a client may send. The inbox needs none (reading and marking go through tRPC); every
+ * incoming packet still counts against the per-socket rate limit.
+ */
+export type ClientToServerEvents = Record<string, never>;
+
+/** What the socket handshake carries: the session token, and the id of the last notification seen. */
+export type HubAuth = { token?: string; lastId?: string };
+
+/** Error `data.code` on a refused connection, so a client can tell why. */
+export type HubErrorCode = "UNAUTHORIZED" | "FORBIDDEN" | "BAD_REQUEST";

@@ -1,0 +1,231 @@
+import type { IncomingMessage, Server as HttpServer } from "node:http";
+import { inArray } from "drizzle-orm";
+import { Server, type Socket } from "socket.io";
+import { sessions } from "../../db/schema";
+import { readSessionCookie } from "../auth/cookies";
+import { sessionExpiry, validateSessionToken } from "../auth/sessions";
+import type { AppDeps } from "../context";
+import { isOriginAllowed } from "../http/request-meta";
+import type { NotificationRecord } from "../notifications/service";
+import { latestSeq, notificationsAfter, seqOfNotification } from "../notifications/service";
+import { parseEntry, streamKey, type StreamEvent } from "../notifications/stream";
+import { DeliveryChannel } from "./delivery";
+import type { ClientToServerEvents, HubAuth, HubErrorCode, ServerToClientEvents } from "./events";
+import { StreamReaderPool } from "./stream-readers";
+
+type SocketData = { userId: string; sessionId: string; channel: DeliveryChannel };
+type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CATCH_UP_PAGE = 500;
+
+function refuse(code: HubErrorCode, message: string): Error {
+  return Object.assign(new Error(message), { data: { code } });
+}
+
+/** Strips the recipient (the socket already belongs to them) to the public Notification shape. */
+function publicShape({ userId: _userId, ...n }: NotificationRecord) {
+  return n;
+}
+
+export type Hub = {
+  io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+  /** Redis connections this hub holds for reading streams (the pool), besides the shared one. */
+  readerConnections: number;
+  stats(): { sockets: number; users: number; streams: number };
+  close(): Promise<void>;
+};
+
+/**
+ * The Socket.IO hub. A socket belongs to a user (all their tenants). It authenticates from the
+ * handshake token or the session cookie, resumes from `lastId` with no gap and no repeat, and then
+ * receives live notifications read from the user's Redis stream by the process's reader pool.
+ */
+export function createHub(server: HttpServer, deps: AppDeps, connect: () => import("ioredis").Redis): Hub {
+  const { config, log, db, redis } = deps;
+  const users = new Map<string, Set<HubSocket>>();
+
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, {
+    path: "/socket.io",
+    maxHttpBufferSize: 16 * 1024,
+    serveClient: false,
+    pingInterval: 25_000,
+    pingTimeout: 20_000,
+    cors: { origin: config.allowedOrigins, credentials: true },
+    // Runs for every transport, WebSocket included (CORS only covers polling). A browser always
+    // sends Origin; a missing one is a non-browser client, which must then use a token.
+    allowRequest: (req: IncomingMessage, done) => {
+      if (req.headers.origin === undefined) return done(null, true);
+      done(isOriginAllowed(req, config.allowedOrigins, config.trustProxy) ? null : "origin not allowed", isOriginAllowed(req, config.allowedOrigins, config.trustProxy));
+    },
+  });
+
+  const fetchRange = (userId: string) => async (afterSeq: number, uptoSeq: number) => {
+    const out: NotificationRecord[] = [];
+    for (let from = afterSeq; from < uptoSeq; ) {
+      const page = await notificationsAfter(db, { userId, afterSeq: from, uptoSeq, limit: CATCH_UP_PAGE });
+      out.push(...page);
+      if (page.length < CATCH_UP_PAGE) break;
+      from = page.at(-1)!.seq;
+    }
+    return out;
+  };
+
+  const pool = new StreamReaderPool({
+    size: config.hub.readers,
+    connect,
+    control: redis,
+    log,
+    onEntries: (key, entries) => {
+      const userId = key.slice("user-".length);
+      const sockets = users.get(userId);
+      if (!sockets) return;
+      for (const [, fields] of entries) {
+        const event = parseEntry(userId, fields);
+        if (event) dispatch(sockets, event);
+      }
+    },
+  });
+
+  function dispatch(sockets: Set<HubSocket>, event: StreamEvent) {
+    for (const socket of sockets) {
+      if (event.kind === "notification") socket.data.channel.offer(event.notification);
+      else if (event.kind === "read") socket.emit("notifications:read", event.ids === "all" ? { all: true } : { ids: event.ids });
+      else if (event.sessionIds === "all" || event.sessionIds.includes(socket.data.sessionId)) socket.disconnect(true);
+    }
+  }
+
+  /**
+   * Catch-up after `lastSeq`, from the stream when it still holds everything since then, else
+   * (trimmed, expired, lost, or a hole) from PostgreSQL.
+   */
+  async function catchUp(userId: string, channel: DeliveryChannel): Promise<void> {
+    const after = channel.lastSeq;
+    const collected: NotificationRecord[] = [];
+    let reachedKnown = false;
+    let end = "+";
+    for (let pages = 0; pages < 10 && !reachedKnown; pages++) {
+      const entries = (await redis.xrevrange(streamKey(userId), end, "-", "COUNT", 200)) as Array<[string, string[]]>;
+      for (const [id, fields] of entries) {
+        const event = parseEntry(userId, fields);
+        if (event?.kind !== "notification") continue;
+        if (event.notification.seq <= after) reachedKnown = true;
+        else collected.push(event.notification);
+      }
+      if (entries.length < 200) break;
+      end = `(${entries.at(-1)![0]}`;
+    }
+    collected.sort((a, b) => a.seq - b.seq);
+    const contiguous = reachedKnown && collected.every((n, i) => n.seq === after + i + 1);
+    if (contiguous) {
+      for (const n of collected) await channel.deliver(n);
+    } else {
+      const top = Math.max(await latestSeq(db, userId), collected.at(-1)?.seq ?? 0);
+      for (const n of await fetchRange(userId)(after, top)) await channel.deliver(n);
+    }
+  }
+
+  io.use(async (socket, next) => {
+    try {
+      const auth = (socket.handshake.auth ?? {}) as HubAuth;
+      const token = typeof auth.token === "string" ? auth.token : readSessionCookie(socket.handshake.headers.cookie);
+      if (!token) return next(refuse("UNAUTHORIZED", "Send the session token in the handshake: auth: { token }."));
+      if (typeof auth.token !== "string" && socket.handshake.headers.origin === undefined) {
+        return next(refuse("FORBIDDEN", "A cookie-authenticated connection needs an allowed Origin."));
+      }
+      if (auth.lastId !== undefined && (typeof auth.lastId !== "string" || !UUID.test(auth.lastId))) {
+        return next(refuse("BAD_REQUEST", "lastId must be the id of a notification."));
+      }
+      const valid = await validateSessionToken({ db, token, now: deps.clock(), policy: config.session });
+      if (!valid) return next(refuse("UNAUTHORIZED", "The session is unknown, expired or revoked: log in again."));
+      socket.data.userId = valid.user.id;
+      socket.data.sessionId = valid.session.id;
+      next();
+    } catch (err) {
+      log.error({ err }, "socket authentication failed");
+      next(refuse("UNAUTHORIZED", "Could not check the session."));
+    }
+  });
+
+  io.on("connection", (socket) => {
+    const { userId } = socket.data;
+    const lastId = (socket.handshake.auth as HubAuth).lastId;
+    const channel = new DeliveryChannel(0, (n) => socket.emit("notification", publicShape(n) as never), fetchRange(userId), (err) => {
+      log.error({ err, userId }, "delivery failed; closing the socket so the client resumes");
+      socket.disconnect(true);
+    });
+    socket.data.channel = channel;
+
+    // Every incoming packet counts; a flood gets the socket closed.
+    let windowStart = Date.now();
+    let count = 0;
+    socket.use((_packet, next) => {
+      const now = Date.now();
+      if (now - windowStart > 10_000) {
+        windowStart = now;
+        count = 0;
+      }
+      if (++count > config.hub.maxEventsPer10s) {
+        log.warn({ userId }, "socket event flood: disconnecting");
+        socket.disconnect(true);
+        return;
+      }
+      next(); // no handler is registered for client events, so Socket.IO drops them
+    });
+
+    // Register for live entries first, then catch up: live ones wait behind the catch-up in the channel.
+    let sockets = users.get(userId);
+    const first = !sockets;
+    if (!sockets) users.set(userId, (sockets = new Set()));
+    sockets.add(socket);
+    void channel.run(async () => {
+      if (first) {
+        const [top] = (await redis.xrevrange(streamKey(userId), "+", "-", "COUNT", 1)) as Array<[string, string[]]>;
+        if (users.get(userId)?.size) pool.add(streamKey(userId), top?.[0] ?? "0-0");
+      }
+      const known = lastId ? await seqOfNotification(db, { userId, id: lastId }) : null;
+      channel.lastSeq = known ?? (await latestSeq(db, userId));
+      if (known !== null) await catchUp(userId, channel);
+    });
+
+    socket.on("disconnect", () => {
+      channel.close();
+      const set = users.get(userId);
+      set?.delete(socket);
+      if (set && set.size === 0) {
+        users.delete(userId);
+        pool.remove(streamKey(userId));
+      }
+    });
+  });
+
+  // Sessions revoked elsewhere are announced on the stream; this sweep also catches expiry.
+  const sweep = setInterval(() => {
+    const bySession = new Map<string, HubSocket[]>();
+    for (const set of users.values()) for (const s of set) bySession.set(s.data.sessionId, [...(bySession.get(s.data.sessionId) ?? []), s]);
+    if (bySession.size === 0) return;
+    void db
+      .select({ id: sessions.id, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt })
+      .from(sessions)
+      .where(inArray(sessions.id, [...bySession.keys()]))
+      .then((rows) => {
+        const now = deps.clock().getTime();
+        const alive = new Set(rows.filter((r) => sessionExpiry(r, config.session).getTime() > now).map((r) => r.id));
+        for (const [id, list] of bySession) if (!alive.has(id)) for (const s of list) s.disconnect(true);
+      })
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, "session sweep failed"));
+  }, config.hub.sessionCheckMs);
+  sweep.unref();
+
+  return {
+    io,
+    readerConnections: pool.size,
+    stats: () => ({ sockets: io.of("/").sockets.size, users: users.size, streams: pool.streams }),
+    close: async () => {
+      clearInterval(sweep);
+      io.disconnectSockets(true);
+      await pool.close();
+      io.engine.close();
+    },
+  };
+}
