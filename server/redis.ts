@@ -83,6 +83,8 @@ export async function connectRedis(opts: {
   explicit: boolean;
   dataDir: string;
   log: Logger;
+  /** CLIENT SETNAME prefix, so CLIENT LIST shows which process holds which connection. */
+  name?: string;
 }): Promise<RedisHandle> {
   let url = opts.url;
   let child: ChildProcess | undefined;
@@ -94,8 +96,17 @@ export async function connectRedis(opts: {
     }
     ({ url, child } = await startPrivateRedis(opts.dataDir, opts.log));
   }
+  const name = opts.name ?? `aiutami-${process.pid}`;
+  let made = 0;
   const make = () => {
-    const client = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: false, connectTimeout: 2000 });
+    const client = new Redis(url, {
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: false,
+      connectTimeout: 2000,
+      connectionName: made++ === 0 ? `${name}-main` : `${name}-reader`,
+      // Reconnect quickly, but not in a tight loop while Redis is away.
+      retryStrategy: (times) => Math.min(1000, 50 * times),
+    });
     client.on("error", (err) => opts.log.warn({ err: err.message }, "redis connection error"));
     return client;
   };

@@ -136,7 +136,7 @@ export async function transitionHire(opts: Scope & { userId: string; role: Tenan
     if (!mySide || !rule.by.includes(mySide)) {
       throw new AppError("FORBIDDEN", `Only the ${rule.by.join(" or the ")} of this hire can ${opts.action} it.`);
     }
-    throw new AppError("CONFLICT", `The hire is ${current.status}: it cannot be ${opts.action === "cancel" ? "cancelled" : `${opts.action}ed`} from that state.`);
+    throw new AppError("CONFLICT", `The hire is ${current.status}: it cannot be ${rule.to} from that state.`);
   }
   const hire = toHire(row);
   const actorSide = side(row)!;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { inArray } from "drizzle-orm";
+import type { Redis } from "ioredis";
 import { Server, type Socket } from "socket.io";
 import { sessions } from "../../db/schema";
 import { readSessionCookie } from "../auth/cookies";
@@ -41,9 +42,11 @@ export type Hub = {
  * handshake token or the session cookie, resumes from `lastId` with no gap and no repeat, and then
  * receives live notifications read from the user's Redis stream by the process's reader pool.
  */
-export function createHub(server: HttpServer, deps: AppDeps, connect: () => import("ioredis").Redis): Hub {
+export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redis): Hub {
   const { config, log, db, redis } = deps;
   const users = new Map<string, Set<HubSocket>>();
+  /** Opens a registered socket's delivery once its connection is acknowledged. */
+  const openers = new Map<string, () => void>();
 
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, {
     path: "/socket.io",
@@ -106,7 +109,7 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => impo
     let end = "+";
     for (let pages = 0; pages < 10 && !reachedKnown; pages++) {
       const entries = (await redis.xrevrange(streamKey(userId), end, "-", "COUNT", 200)) as Array<[string, string[]]>;
-      for (const [id, fields] of entries) {
+      for (const [, fields] of entries) {
         const event = parseEntry(userId, fields);
         if (event?.kind !== "notification") continue;
         if (event.notification.seq <= after) reachedKnown = true;
@@ -147,7 +150,29 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => impo
     }
   });
 
-  io.on("connection", (socket) => {
+  function unregister(socket: HubSocket) {
+    socket.data.channel?.close();
+    const { userId } = socket.data;
+    const set = users.get(userId);
+    if (!set?.delete(socket)) return;
+    if (set.size === 0) {
+      users.delete(userId);
+      pool.remove(streamKey(userId));
+    }
+  }
+
+  /**
+   * Registration happens before the connection is acknowledged, so anything committed after the
+   * client sees `connect` is delivered. In this order:
+   *   1. the socket joins its user's set: live entries for the user now queue in its channel;
+   *   2. the first socket of the user on this process starts the stream's reader after the
+   *      stream's current top entry;
+   *   3. the starting seq is fixed: the `lastId`'s, or the user's latest.
+   * A notification committed after 3 has a larger seq and is appended after 2, so the reader sees
+   * it; one committed before is either caught up (with lastId) or predates the device. Deliveries
+   * wait until the connection is open.
+   */
+  io.use(async (socket, next) => {
     const { userId } = socket.data;
     const lastId = (socket.handshake.auth as HubAuth).lastId;
     const channel = new DeliveryChannel(0, (n) => socket.emit("notification", publicShape(n) as never), fetchRange(userId), (err) => {
@@ -155,6 +180,44 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => impo
       socket.disconnect(true);
     });
     socket.data.channel = channel;
+    socket.on("disconnect", () => unregister(socket));
+    // The channel's first task: wait for the connection, then catch up. Live entries queue behind it.
+    let open!: () => void;
+    let prepared!: (knownSeq: number | null) => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const preparedSeq = new Promise<number | null>((resolve) => (prepared = resolve));
+    openers.set(socket.id, open);
+    void channel.run(async () => {
+      await opened;
+      const known = await preparedSeq;
+      if (known !== null) await catchUp(userId, channel);
+    });
+    try {
+      let sockets = users.get(userId);
+      const first = !sockets;
+      if (!sockets) users.set(userId, (sockets = new Set()));
+      sockets.add(socket);
+      if (first) {
+        const [top] = (await redis.xrevrange(streamKey(userId), "+", "-", "COUNT", 1)) as Array<[string, string[]]>;
+        pool.add(streamKey(userId), top?.[0] ?? "0-0");
+      }
+      const known = lastId ? await seqOfNotification(db, { userId, id: lastId }) : null;
+      channel.lastSeq = known ?? (await latestSeq(db, userId));
+      prepared(known);
+      next();
+    } catch (err) {
+      openers.delete(socket.id);
+      channel.close();
+      unregister(socket);
+      log.error({ err, userId }, "socket registration failed");
+      next(refuse("UNAUTHORIZED", "Could not open the inbox; try again."));
+    }
+  });
+
+  io.on("connection", (socket) => {
+    const { userId } = socket.data;
+    openers.get(socket.id)?.();
+    openers.delete(socket.id);
 
     // Every incoming packet counts; a flood gets the socket closed.
     let windowStart = Date.now();
@@ -171,31 +234,6 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => impo
         return;
       }
       next(); // no handler is registered for client events, so Socket.IO drops them
-    });
-
-    // Register for live entries first, then catch up: live ones wait behind the catch-up in the channel.
-    let sockets = users.get(userId);
-    const first = !sockets;
-    if (!sockets) users.set(userId, (sockets = new Set()));
-    sockets.add(socket);
-    void channel.run(async () => {
-      if (first) {
-        const [top] = (await redis.xrevrange(streamKey(userId), "+", "-", "COUNT", 1)) as Array<[string, string[]]>;
-        if (users.get(userId)?.size) pool.add(streamKey(userId), top?.[0] ?? "0-0");
-      }
-      const known = lastId ? await seqOfNotification(db, { userId, id: lastId }) : null;
-      channel.lastSeq = known ?? (await latestSeq(db, userId));
-      if (known !== null) await catchUp(userId, channel);
-    });
-
-    socket.on("disconnect", () => {
-      channel.close();
-      const set = users.get(userId);
-      set?.delete(socket);
-      if (set && set.size === 0) {
-        users.delete(userId);
-        pool.remove(streamKey(userId));
-      }
     });
   });
 

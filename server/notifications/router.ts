@@ -2,7 +2,7 @@ import { z } from "zod";
 import { NoInput } from "../common-schemas";
 import type { Context } from "../context";
 import { authedProcedure, router } from "../trpc";
-import { ListNotificationsInput, ListNotificationsOutput, MarkReadInput, Notification } from "./schemas";
+import { ListNotificationsInput, ListNotificationsOutput, MarkReadInput, type Notification } from "./schemas";
 import { countUnread, listNotifications, markRead } from "./service";
 import { appendControl } from "./stream";
 

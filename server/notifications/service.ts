@@ -1,4 +1,5 @@
 import { and, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
+import { uuidv7 } from "uuidv7";
 import type { Database } from "../../db/client";
 import { notifications, userInbox, type NotificationTenant } from "../../db/schema";
 import { withUserScope } from "../db-scope";
@@ -46,11 +47,11 @@ export async function createNotification(
     .values({ userId: opts.userId, lastSeq: 1 })
     .onConflictDoUpdate({ target: userInbox.userId, set: { lastSeq: sql`${userInbox.lastSeq} + 1` } })
     .returning({ seq: userInbox.lastSeq });
-  const [row] = await tx
-    .insert(notifications)
-    .values({ userId: opts.userId, seq: counter!.seq, tenantId: opts.tenant.id, tenant: opts.tenant, type: opts.type, payload: opts.payload })
-    .returning(notificationColumns);
-  return toNotification(row!);
+  // No RETURNING: the recipient is not the current user, and RLS lets only them read the row.
+  // The id and time are chosen here instead.
+  const row = { id: uuidv7(), userId: opts.userId, seq: Number(counter!.seq), tenant: opts.tenant, type: opts.type, payload: opts.payload, createdAt: new Date(), readAt: null };
+  await tx.insert(notifications).values({ ...row, tenantId: opts.tenant.id });
+  return toNotification(row);
 }
 
 /** The newest seq the user has: where a new device starts. */

@@ -42,12 +42,12 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 }
 
 /** The parts the server runs on, built the way main.ts builds them, with an adjustable clock. */
-export async function createTestEnv(overrides: Record<string, string> = {}): Promise<TestEnv> {
+export async function createTestEnv(overrides: Record<string, string> = {}, opts: { redisName?: string } = {}): Promise<TestEnv> {
   const config = testConfig(overrides);
   if (config.database.kind !== "postgres") throw new Error("tests need PostgreSQL");
   const log = createLogger(config.logLevel);
   const database = openPostgres(config.database.appUrl, config.database.poolSize);
-  const redis = await connectRedis({ ...config.redis, dataDir: ".data", log });
+  const redis = await connectRedis({ ...config.redis, dataDir: ".data", log, name: opts.redisName });
   const clock = {
     now: systemClock(),
     advance(ms: number) {
