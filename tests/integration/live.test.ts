@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
+import { io as ioClient } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { users } from "../../db/schema";
 import { createSession } from "../../server/auth/sessions";
@@ -206,6 +207,36 @@ describe("sessions and isolation on the socket", () => {
     expect(await refusal({ token: `${"a".repeat(26)}.${"b".repeat(52)}` })).toBe("UNAUTHORIZED");
     expect(await refusal({ token: user.token }, { origin: "https://evil.example" })).not.toBe("connected");
     expect(await refusal({ token: user.token }, { origin: "https://app.aiutami.test" })).toBe("connected");
+  });
+});
+
+describe("socket limits and cookies", () => {
+  it("an event flood gets the socket closed", async () => {
+    const user = await createUser(env);
+    const d = await device(server.baseUrl, { token: user.token });
+    for (let i = 0; i < 200; i++) (d.socket as unknown as { emit: (e: string) => void }).emit("spam");
+    await eventually(() => !d.socket.connected, "flooding socket closed", 3000);
+  });
+
+  it("a cookie-authenticated socket needs an allowed Origin", async () => {
+    const user = await createUser(env);
+    const withCookie = (origin?: string) =>
+      new Promise<string>((resolve) => {
+        const socket = ioClient(server.baseUrl, {
+          transports: ["websocket"],
+          reconnection: false,
+          forceNew: true,
+          extraHeaders: { cookie: `aiutami_session=${user.token}`, ...(origin ? { origin } : {}) },
+        });
+        socket.once("connect", () => {
+          socket.disconnect();
+          resolve("connected");
+        });
+        socket.once("connect_error", (err: Error & { data?: { code?: string } }) => resolve(err.data?.code ?? err.message));
+      });
+    expect(await withCookie()).toBe("FORBIDDEN");
+    expect(await withCookie("https://evil.example")).not.toBe("connected");
+    expect(await withCookie("https://app.aiutami.test")).toBe("connected");
   });
 });
 
