@@ -14,7 +14,7 @@ import { migratePostgresDatabase } from "../db/migrate";
 import { loadConfig } from "../server/config";
 import { runPhotos } from "./scenarios/photos";
 import { runSearch } from "./scenarios/search";
-import { startServer } from "./lib/server";
+import { startServer } from "../tests/helpers/spawn-server";
 
 const ROOT = join(import.meta.dirname, "..");
 const SCENARIOS = ["search", "photos"] as const;

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { api, signUp } from "../lib/api";
-import { rssMb } from "../lib/server";
+import { rssMb } from "../../tests/helpers/spawn-server";
 import { percentile, round } from "../lib/stats";
 
 export type PhotoOptions = { baseUrl: string; pid: number; sequential: number; concurrent: number };

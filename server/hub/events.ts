@@ -1,12 +1,15 @@
-import type { Notification } from "../notifications/schemas";
+// No imports: the client SDK's bundled types include this file as it is.
 
 /** Read state changed on another device (or this one): some ids, or everything. */
 export type ReadEvent = { ids: string[] } | { all: true };
 
-/** Events the hub sends. Defined once; the client SDK imports these types. */
-export interface ServerToClientEvents {
+/**
+ * Events the hub sends. Defined once; the client SDK imports these types. `N` is the notification
+ * type: the server's zod-inferred one here, the SDK's generated plain one there.
+ */
+export interface ServerToClientEvents<N> {
   /** A notification, in `seq` order, each exactly once per device. */
-  notification: (notification: Notification) => void;
+  notification: (notification: N) => void;
   "notifications:read": (event: ReadEvent) => void;
 }
 

@@ -7,6 +7,7 @@ import { readSessionCookie } from "../auth/cookies";
 import { sessionExpiry, validateSessionToken } from "../auth/sessions";
 import type { AppDeps } from "../context";
 import { isOriginAllowed } from "../http/request-meta";
+import type { Notification } from "../notifications/schemas";
 import type { NotificationRecord } from "../notifications/service";
 import { latestSeq, notificationsAfter, seqOfNotification } from "../notifications/service";
 import { parseEntry, streamKey, type StreamEvent } from "../notifications/stream";
@@ -15,7 +16,8 @@ import type { ClientToServerEvents, HubAuth, HubErrorCode, ServerToClientEvents 
 import { StreamReaderPool } from "./stream-readers";
 
 type SocketData = { userId: string; sessionId: string; channel: DeliveryChannel };
-type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type Events = ServerToClientEvents<Notification>;
+type HubSocket = Socket<ClientToServerEvents, Events, Record<string, never>, SocketData>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CATCH_UP_PAGE = 500;
@@ -30,7 +32,7 @@ function publicShape({ userId: _userId, ...n }: NotificationRecord) {
 }
 
 export type Hub = {
-  io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+  io: Server<ClientToServerEvents, Events, Record<string, never>, SocketData>;
   /** Redis connections this hub holds for reading streams (the pool), besides the shared one. */
   readerConnections: number;
   stats(): { sockets: number; users: number; streams: number };
@@ -48,7 +50,7 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
   /** Opens a registered socket's delivery once its connection is acknowledged. */
   const openers = new Map<string, () => void>();
 
-  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, {
+  const io = new Server<ClientToServerEvents, Events, Record<string, never>, SocketData>(server, {
     path: "/socket.io",
     maxHttpBufferSize: 16 * 1024,
     serveClient: false,
@@ -175,7 +177,7 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
   io.use(async (socket, next) => {
     const { userId } = socket.data;
     const lastId = (socket.handshake.auth as HubAuth).lastId;
-    const channel = new DeliveryChannel(0, (n) => socket.emit("notification", publicShape(n) as never), fetchRange(userId), (err) => {
+    const channel = new DeliveryChannel(0, (n) => socket.emit("notification", publicShape(n) as Notification), fetchRange(userId), (err) => {
       log.error({ err, userId }, "delivery failed; closing the socket so the client resumes");
       socket.disconnect(true);
     });

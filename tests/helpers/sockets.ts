@@ -3,7 +3,7 @@ import type { ClientToServerEvents, ReadEvent, ServerToClientEvents } from "../.
 import type { Notification } from "../../server/notifications/schemas";
 
 export type TestDevice = {
-  socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  socket: Socket<ServerToClientEvents<Notification>, ClientToServerEvents>;
   received: Notification[];
   reads: ReadEvent[];
   /** Resolves once `count` notifications have arrived in total (fails after `timeoutMs`). */
@@ -13,7 +13,7 @@ export type TestDevice = {
 
 /** A real socket.io-client on the WebSocket transport, as the SDK connects. */
 export async function connectDevice(baseUrl: string, auth: { token: string; lastId?: string }, opts: { origin?: string } = {}): Promise<TestDevice> {
-  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(baseUrl, {
+  const socket: Socket<ServerToClientEvents<Notification>, ClientToServerEvents> = io(baseUrl, {
     path: "/socket.io",
     transports: ["websocket"],
     auth,

@@ -1,0 +1,173 @@
+import { createTRPCClient, httpBatchLink, httpLink, isNonJsonSerializable, splitLink, type TRPCClient } from "@trpc/client";
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import { AiutamiError } from "./errors";
+import type { AppRouter } from "./generated/router";
+import { NotificationInbox } from "./inbox";
+import { browserStorage, memoryStorage, type TokenStorage } from "./storage";
+
+type Inputs = inferRouterInputs<AppRouter>;
+type Outputs = inferRouterOutputs<AppRouter>;
+export type SignUpInput = Inputs["auth"]["signUp"];
+export type LogInInput = Inputs["auth"]["logIn"];
+/** What sign-up and log-in answer: the token, the user, and every tenant they belong to. */
+export type AuthResult = Outputs["auth"]["logIn"];
+export type Me = Outputs["auth"]["me"];
+
+export type AiutamiClientOptions = {
+  /** Where the server is, e.g. `"http://localhost:3000"`. */
+  baseUrl: string;
+  /** The tenant (id or slug) tenant-scoped calls go to; change it later with `useTenant`. @default none */
+  tenant?: string;
+  /** A session token you already have; otherwise the one in `storage`, or none until log-in. */
+  token?: string;
+  /** Where the token and the inbox's resume point are kept. @default localStorage in browsers, memory elsewhere */
+  storage?: TokenStorage;
+  /** The fetch to use (for tests, proxies, custom agents). @default globalThis.fetch */
+  fetch?: typeof globalThis.fetch;
+  /** The live inbox's socket. @default { transports: ["websocket"], reconnectionDelayMs: 500, reconnectionDelayMaxMs: 10000 } */
+  socket?: Partial<{ transports: Array<"websocket" | "polling">; reconnectionDelayMs: number; reconnectionDelayMaxMs: number }>;
+};
+
+export type AiutamiClient = {
+  /**
+   * The whole typed tRPC API.
+   * @example const { items } = await client.api.profiles.search.query({ kind: "tutor", near: { lat: 45.46, lng: 9.19, radiusKm: 10 } });
+   */
+  api: TRPCClient<AppRouter>;
+  auth: {
+    /** Creates an account and keeps its session token. @example await client.auth.signUp({ email, password, firstName, lastName }) */
+    signUp(input: SignUpInput): Promise<AuthResult>;
+    /** Logs in and keeps the session token. @example const { user, tenants } = await client.auth.logIn({ email, password }) */
+    logIn(input: LogInInput): Promise<AuthResult>;
+    /** Ends this device's session, forgets the token and closes the inbox. */
+    logOut(): Promise<void>;
+    /** Ends every session of the user, on every device. */
+    logOutEverywhere(): Promise<void>;
+    /** The signed-in user, their tenants and the session's expiry. */
+    me(): Promise<Me>;
+  };
+  /**
+   * Sets the tenant (id or slug) that tenant-scoped API calls go to (`x-tenant-id`). The socket
+   * belongs to the user and carries every tenant's notifications, each tagged with its tenant.
+   * @example client.useTenant("demo");
+   */
+  useTenant(tenant: string | null): void;
+  readonly tenant: string | null;
+  /** The current session token, or null. */
+  readonly token: string | null;
+  /** The live inbox (opens its socket on first use). @example client.notifications.on("notification", (n) => …) */
+  readonly notifications: NotificationInbox;
+  /** Closes the inbox's socket. The client stays usable for API calls. */
+  close(): void;
+};
+
+const TOKEN_KEY = "aiutami:token";
+
+/**
+ * One client for the API and the live inbox, in browsers and in Node.
+ * @example
+ * const client = createAiutamiClient({ baseUrl: "http://localhost:3000" });
+ * await client.auth.logIn({ email: "tutor@demo.aiutami.test", password: "aiutami-demo-2026" });
+ * client.useTenant("demo");
+ * client.notifications.on("notification", (n) => console.log(n.type, n.payload));
+ */
+export function createAiutamiClient(options: AiutamiClientOptions): AiutamiClient {
+  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const storage = options.storage ?? browserStorage() ?? memoryStorage();
+  let token: string | null = options.token ?? storage.get(TOKEN_KEY);
+  if (options.token) storage.set(TOKEN_KEY, options.token);
+  let tenant: string | null = options.tenant ?? null;
+  const fetchImpl = options.fetch ?? ((...args: Parameters<typeof fetch>) => globalThis.fetch(...args));
+
+  const headers = () => ({
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+    ...(tenant ? { "x-tenant-id": tenant } : {}),
+  });
+  const url = `${baseUrl}/trpc`;
+  const api = createTRPCClient<AppRouter>({
+    links: [
+      splitLink({
+        // FormData (a picture upload) cannot be batched as JSON.
+        condition: (op) => isNonJsonSerializable(op.input),
+        true: httpLink({ url, headers, fetch: fetchImpl }),
+        false: httpBatchLink({ url, headers, fetch: fetchImpl }),
+      }),
+    ],
+  });
+
+  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw AiutamiError.from(err);
+    }
+  };
+
+  let inbox: NotificationInbox | null = null;
+  const getInbox = () =>
+    (inbox ??= new NotificationInbox({
+      baseUrl,
+      storage,
+      token: () => token,
+      unreadCount: async () => (await api.notifications.unreadCount.query()).count,
+      markRead: (ids) => call(async () => void (await api.notifications.markRead.mutate({ ids }))),
+      markAllRead: () => call(async () => void (await api.notifications.markAllRead.mutate())),
+      socket: {
+        transports: options.socket?.transports ?? ["websocket"],
+        reconnectionDelayMs: options.socket?.reconnectionDelayMs ?? 500,
+        reconnectionDelayMaxMs: options.socket?.reconnectionDelayMaxMs ?? 10_000,
+      },
+    }));
+
+  const keep = (result: AuthResult) => {
+    if (token && token !== result.token) inbox?.reset();
+    token = result.token;
+    storage.set(TOKEN_KEY, result.token);
+    return result;
+  };
+  const forget = () => {
+    token = null;
+    storage.remove(TOKEN_KEY);
+    inbox?.reset();
+  };
+
+  return {
+    api,
+    auth: {
+      signUp: (input) => call(async () => keep(await api.auth.signUp.mutate(input))),
+      logIn: (input) => call(async () => keep(await api.auth.logIn.mutate(input))),
+      logOut: () =>
+        call(async () => {
+          try {
+            await api.auth.logOut.mutate();
+          } finally {
+            forget();
+          }
+        }),
+      logOutEverywhere: () =>
+        call(async () => {
+          try {
+            await api.auth.logOutEverywhere.mutate();
+          } finally {
+            forget();
+          }
+        }),
+      me: () => call(() => api.auth.me.query()),
+    },
+    useTenant: (next) => {
+      tenant = next;
+    },
+    get tenant() {
+      return tenant;
+    },
+    get token() {
+      return token;
+    },
+    get notifications() {
+      const box = getInbox();
+      if (token && box.status === "offline") box.connect();
+      return box;
+    },
+    close: () => inbox?.disconnect(),
+  };
+}

@@ -1,0 +1,211 @@
+import type { inferRouterOutputs } from "@trpc/server";
+import { io, type Socket } from "socket.io-client";
+import type { ClientToServerEvents, ReadEvent, ServerToClientEvents } from "../../server/hub/events";
+import { AiutamiError } from "./errors";
+import type { AppRouter } from "./generated/router";
+import type { TokenStorage } from "./storage";
+
+/**
+ * A notification, discriminated by `type`: `switch (n.type)` narrows `n.payload`.
+ * @example
+ * inbox.on("notification", (n) => {
+ *   if (n.type === "hire.requested") console.log(n.payload.fullName, n.payload.phoneNumber);
+ * });
+ */
+export type Notification = inferRouterOutputs<AppRouter>["notifications"]["list"]["items"][number];
+export type NotificationType = Notification["type"];
+export type { ReadEvent };
+
+/** `connecting` first, `connected` when live, `reconnecting` while retrying, `offline` when stopped. */
+export type InboxStatus = "connecting" | "connected" | "reconnecting" | "offline";
+
+export type InboxEvents = {
+  /** A new notification, in order, exactly once. */
+  notification: (n: Notification) => void;
+  /** Some notifications were marked read, on any of the user's devices. */
+  read: (event: ReadEvent) => void;
+  status: (status: InboxStatus) => void;
+  /** The unread count changed. */
+  unreadCount: (count: number) => void;
+  /** The socket was refused (e.g. UNAUTHORIZED after a log-out elsewhere); it will not retry. */
+  error: (error: AiutamiError) => void;
+};
+
+/** What the inbox needs from the client it belongs to. */
+export type InboxHost = {
+  baseUrl: string;
+  storage: TokenStorage;
+  token(): string | null;
+  unreadCount(): Promise<number>;
+  markRead(ids: string[]): Promise<void>;
+  markAllRead(): Promise<void>;
+  socket: { transports: Array<"websocket" | "polling">; reconnectionDelayMs: number; reconnectionDelayMaxMs: number };
+};
+
+const RESUME_KEY = "aiutami:inbox:last";
+const SEEN_LIMIT = 2000;
+
+/**
+ * The live inbox: one socket per client, reconnecting with backoff and jitter, resuming after the
+ * last notification seen (kept in the storage, so a page reload resumes too), dropping repeats.
+ * Obtain it as `client.notifications`.
+ */
+export class NotificationInbox {
+  private socket: Socket<ServerToClientEvents<Notification>, ClientToServerEvents> | null = null;
+  private readonly listeners: { [K in keyof InboxEvents]: Set<InboxEvents[K]> } = {
+    notification: new Set(),
+    read: new Set(),
+    status: new Set(),
+    unreadCount: new Set(),
+    error: new Set(),
+  };
+  private readonly seen = new Set<string>();
+  private last: { id: string; seq: number } | null;
+  private currentStatus: InboxStatus = "offline";
+  private count = 0;
+
+  /** @internal created by the client */
+  constructor(private readonly host: InboxHost) {
+    this.last = NotificationInbox.readResume(host.storage);
+  }
+
+  private static readResume(storage: TokenStorage): { id: string; seq: number } | null {
+    try {
+      const value = JSON.parse(storage.get(RESUME_KEY) ?? "null") as { id?: unknown; seq?: unknown } | null;
+      return value && typeof value.id === "string" && typeof value.seq === "number" ? { id: value.id, seq: value.seq } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Listens to an inbox event; returns a function that stops listening.
+   * @example const stop = inbox.on("status", (s) => badge.dataset.status = s);
+   */
+  on<K extends keyof InboxEvents>(event: K, listener: InboxEvents[K]): () => void {
+    (this.listeners[event] as Set<InboxEvents[K]>).add(listener);
+    return () => void (this.listeners[event] as Set<InboxEvents[K]>).delete(listener);
+  }
+
+  private emit<K extends keyof InboxEvents>(event: K, ...args: Parameters<InboxEvents[K]>): void {
+    for (const listener of this.listeners[event]) (listener as (...a: Parameters<InboxEvents[K]>) => void)(...args);
+  }
+
+  /** The connection's state. */
+  get status(): InboxStatus {
+    return this.currentStatus;
+  }
+
+  /** Unread notifications, fetched on connect and kept current from events. */
+  get unreadCount(): number {
+    return this.count;
+  }
+
+  /** The id of the last notification this device saw: where a reconnect resumes. */
+  get lastId(): string | null {
+    return this.last?.id ?? null;
+  }
+
+  private setStatus(status: InboxStatus): void {
+    if (status === this.currentStatus) return;
+    this.currentStatus = status;
+    this.emit("status", status);
+  }
+
+  private setCount(count: number): void {
+    this.count = Math.max(0, count);
+    this.emit("unreadCount", this.count);
+  }
+
+  private async refreshCount(): Promise<void> {
+    try {
+      this.setCount(await this.host.unreadCount());
+    } catch {
+      // Best effort: the next event or reconnect refreshes it.
+    }
+  }
+
+  /** Opens the socket (done for you on first use of `client.notifications`). Needs a session. */
+  connect(): void {
+    if (this.socket) return;
+    if (!this.host.token()) throw new AiutamiError("Log in before opening the inbox.", { code: "UNAUTHORIZED" });
+    this.setStatus("connecting");
+    const socket: Socket<ServerToClientEvents<Notification>, ClientToServerEvents> = io(this.host.baseUrl, {
+      path: "/socket.io",
+      transports: this.host.socket.transports,
+      // Read on every attempt, so a reconnect carries the newest token and resume point.
+      auth: (cb) => cb({ token: this.host.token() ?? "", ...(this.last ? { lastId: this.last.id } : {}) }),
+      reconnection: true,
+      reconnectionDelay: this.host.socket.reconnectionDelayMs,
+      reconnectionDelayMax: this.host.socket.reconnectionDelayMaxMs,
+      randomizationFactor: 0.5,
+    });
+    this.socket = socket;
+    socket.on("connect", () => {
+      this.setStatus("connected");
+      void this.refreshCount();
+    });
+    socket.on("disconnect", () => this.setStatus(socket.active ? "reconnecting" : "offline"));
+    socket.on("connect_error", (err: Error & { data?: { code?: string } }) => {
+      const code = err.data?.code;
+      if (code === "UNAUTHORIZED" || code === "FORBIDDEN" || code === "BAD_REQUEST") {
+        // The server said no: retrying would only repeat it.
+        socket.disconnect();
+        this.setStatus("offline");
+        this.emit("error", new AiutamiError(err.message, { code }));
+      } else {
+        this.setStatus("reconnecting");
+      }
+    });
+    socket.on("notification", (n) => this.receive(n));
+    socket.on("notifications:read", (event) => {
+      this.emit("read", event);
+      if ("all" in event) this.setCount(0);
+      else void this.refreshCount();
+    });
+  }
+
+  private receive(n: Notification): void {
+    // The hub delivers each notification once, in seq order; a repeat can still reach an app
+    // across reconnects (a delivery racing a drop), so drop by id and by seq.
+    if (this.seen.has(n.id) || (this.last && n.seq <= this.last.seq)) return;
+    this.seen.add(n.id);
+    if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value as string);
+    this.last = { id: n.id, seq: n.seq };
+    this.host.storage.set(RESUME_KEY, JSON.stringify(this.last));
+    if (!n.readAt) this.setCount(this.count + 1);
+    this.emit("notification", n);
+  }
+
+  /**
+   * Marks notifications read; every open device of the user hears of it.
+   * @example await client.notifications.markRead([n.id]);
+   */
+  async markRead(ids: string[]): Promise<void> {
+    await this.host.markRead(ids);
+    await this.refreshCount();
+  }
+
+  /** Marks everything read, on every device. */
+  async markAllRead(): Promise<void> {
+    await this.host.markAllRead();
+    this.setCount(0);
+  }
+
+  /** Closes the socket. `connect()` opens it again and resumes where it stopped. */
+  disconnect(): void {
+    this.socket?.removeAllListeners();
+    this.socket?.disconnect();
+    this.socket = null;
+    this.setStatus("offline");
+  }
+
+  /** Forgets the resume point (e.g. on log-out, so another user on this device starts fresh). */
+  reset(): void {
+    this.disconnect();
+    this.last = null;
+    this.seen.clear();
+    this.host.storage.remove(RESUME_KEY);
+    this.setCount(0);
+  }
+}
