@@ -63,6 +63,8 @@ export class NotificationInbox {
   private last: { id: string; seq: number } | null;
   private currentStatus: InboxStatus = "offline";
   private count = 0;
+  private serverCloses = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal created by the client */
   constructor(private readonly host: InboxHost) {
@@ -142,10 +144,21 @@ export class NotificationInbox {
     });
     this.socket = socket;
     socket.on("connect", () => {
+      this.serverCloses = 0;
       this.setStatus("connected");
       void this.refreshCount();
     });
-    socket.on("disconnect", () => this.setStatus(socket.active ? "reconnecting" : "offline"));
+    socket.on("disconnect", (reason) => {
+      if (reason === "io server disconnect") {
+        // The server closed the socket (a revoked session, or so that the client resumes): Socket.IO
+        // does not retry that by itself. Try again with backoff; a refusal then says why.
+        const delay = Math.min(this.host.socket.reconnectionDelayMaxMs, this.host.socket.reconnectionDelayMs * 2 ** this.serverCloses++);
+        this.setStatus("reconnecting");
+        this.retryTimer = setTimeout(() => this.socket === socket && socket.connect(), delay * (0.75 + Math.random() * 0.5));
+        return;
+      }
+      this.setStatus(socket.active ? "reconnecting" : "offline");
+    });
     socket.on("connect_error", (err: Error & { data?: { code?: string } }) => {
       const code = err.data?.code;
       if (code === "UNAUTHORIZED" || code === "FORBIDDEN" || code === "BAD_REQUEST") {
@@ -194,6 +207,7 @@ export class NotificationInbox {
 
   /** Closes the socket. `connect()` opens it again and resumes where it stopped. */
   disconnect(): void {
+    clearTimeout(this.retryTimer);
     this.socket?.removeAllListeners();
     this.socket?.disconnect();
     this.socket = null;

@@ -34,6 +34,10 @@ export class TcpProxy {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  get httpUrl() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
   block(): void {
     this.blocked = true;
     for (const s of this.sockets) s.destroy();
