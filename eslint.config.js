@@ -1,8 +1,9 @@
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".data/", "dist/", "client-sdk/dist/", "db/migrations/", "bench/results/"] },
+  { ignores: ["node_modules/", ".data/", "dist/", "client-sdk/dist/", "db/migrations/", "bench/results/", "tests/artifacts/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -11,6 +12,11 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
       "no-restricted-properties": ["error", { object: "process", property: "env", message: "Read configuration through server/config.ts." }],
     },
+  },
+  {
+    // The demo page runs in browsers.
+    files: ["server/demo/page/**/*.js"],
+    languageOptions: { globals: globals.browser },
   },
   {
     // The config module, tooling and tests may read the environment.

@@ -6,6 +6,7 @@ import { LoginThrottle } from "./auth/throttle";
 import { systemClock, type Clock } from "./clock";
 import type { Config } from "./config";
 import type { AppDeps } from "./context";
+import { serveDemo } from "./demo/serve";
 import { requestIdOf } from "./http/request-meta";
 import { createHub, type Hub } from "./hub/hub";
 import { createTrpcHandler, MULTIPART_OVERHEAD } from "./http/trpc-handler";
@@ -108,6 +109,7 @@ export function createApp(opts: {
     res.once("close", () => inFlight--);
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
+    if (config.demoPage && req.method === "GET" && path.startsWith("/demo") && serveDemo(path, res)) return;
     if (path === "/readyz") return void readiness(res);
     if (!config.roles.api && path.startsWith("/trpc/")) return sendJson(res, 404, { error: { message: "This process does not serve the API (ROLES).", requestId } });
     if (path === "/trpc/profiles.uploadPhoto") {

@@ -52,6 +52,7 @@ export const EnvSchema = z.object({
   PHOTO_MAX_PIXELS: z.coerce.number().int().min(10_000).max(200_000_000).default(40_000_000),
   PHOTO_MAX_CONCURRENT_DECODES: z.coerce.number().int().min(1).max(32).default(2),
   PHOTO_MAX_CONCURRENT_UPLOADS: z.coerce.number().int().min(1).max(256).default(4),
+  DEMO_PAGE: bool.optional(),
   ROLES: csv
     .pipe(z.array(z.enum(["api", "hub", "relay"])).min(1, "must name at least one of api, hub, relay"))
     .default(["api", "hub", "relay"]),
@@ -79,6 +80,8 @@ export type Config = {
   session: { inactivityMs: number; absoluteMs: number };
   loginThrottle: { maxPerEmail: number; maxPerAddress: number; windowSeconds: number };
   shutdownTimeoutMs: number;
+  /** Serve the live inbox page at /demo (default: on with the embedded database, off otherwise). */
+  demoPage: boolean;
   /** What this process runs: the tRPC API, the Socket.IO hub, the outbox relay (all by default). */
   roles: { api: boolean; hub: boolean; relay: boolean };
   /** The per-user Redis streams: approximate length cap and expiry (the "temporary storage"). */
@@ -173,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       windowSeconds: e.LOGIN_THROTTLE_WINDOW_SECONDS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    demoPage: e.DEMO_PAGE ?? !e.DATABASE_URL,
     roles: { api: e.ROLES.includes("api"), hub: e.ROLES.includes("hub"), relay: e.ROLES.includes("relay") },
     stream: { maxLen: e.STREAM_MAXLEN, ttlSeconds: e.STREAM_TTL_SECONDS },
     hub: { readers: e.HUB_READERS, maxEventsPer10s: e.HUB_MAX_EVENTS_PER_10S, sessionCheckMs: e.HUB_SESSION_CHECK_MS },

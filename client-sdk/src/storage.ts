@@ -28,7 +28,7 @@ export function memoryStorage(): TokenStorage {
  */
 export function browserStorage(): TokenStorage | null {
   try {
-    const ls = (globalThis as { localStorage?: Storage }).localStorage;
+    const ls = (globalThis as { localStorage?: { getItem(k: string): string | null; setItem(k: string, v: string): void; removeItem(k: string): void } }).localStorage;
     if (!ls) return null;
     const probe = "aiutami:probe";
     ls.setItem(probe, "1");
