@@ -81,8 +81,8 @@ describe("the live inbox page in Chromium", () => {
     await tab1.waitForSelector("#notifications li.unread", { timeout: 2000 });
     const elapsedMs = Date.now() - started;
     expect(elapsedMs).toBeLessThan(2000);
-    await tab1.waitForFunction(() => document.querySelector("#badge")?.textContent === "1", null, { timeout: 2000 });
-    await tab2.waitForFunction(() => document.querySelector("#badge")?.textContent === "1", null, { timeout: 2000 });
+    await expect.poll(() => tab1.textContent("#badge"), { timeout: 2000 }).toBe("1");
+    await expect.poll(() => tab2.textContent("#badge"), { timeout: 2000 }).toBe("1");
     expect(await tab1.textContent("#notifications li.unread strong")).toBe("New request from Carla Client");
     expect(await tab1.textContent("#toasts")).toContain("New request from Carla Client");
     expect(await clientPage.textContent("#hire-message")).toContain("Hired Paolo");
@@ -91,7 +91,7 @@ describe("the live inbox page in Chromium", () => {
     await tab1.screenshot({ path: join(ARTIFACTS, "inbox.png"), fullPage: true });
 
     await tab1.click("#notifications li.unread button.mark-read");
-    await tab2.waitForFunction(() => document.querySelector("#badge")?.textContent === "0", null, { timeout: 3000 });
+    await expect.poll(() => tab2.textContent("#badge"), { timeout: 3000 }).toBe("0");
     await tab2.waitForSelector("#notifications li.read", { timeout: 3000 });
     expect(await tab1.textContent("#badge")).toBe("0");
     await providerContext.close();
