@@ -12,6 +12,7 @@ import { createHub, type Hub } from "./hub/hub";
 import { createTrpcHandler, MULTIPART_OVERHEAD } from "./http/trpc-handler";
 import type { Logger } from "./logger";
 import type { MediaStorage } from "./media/storage";
+import { createMetrics } from "./metrics";
 import { NotificationRelay } from "./notifications/relay";
 import { MEDIA_KEY_PATTERN } from "./profiles/photos";
 import type { Redis, RedisHandle } from "./redis";
@@ -52,6 +53,7 @@ export function createDeps(opts: { config: Config; log: Logger; db: Database; re
     storage: opts.storage,
     photoDecodeSlots: pLimit(opts.config.media.maxConcurrentDecodes),
     relay: new NotificationRelay({ db: opts.db, redis: opts.redis, log: opts.log, stream: opts.config.stream }),
+    metrics: createMetrics(),
   };
 }
 
@@ -111,6 +113,12 @@ export function createApp(opts: {
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (config.demoPage && req.method === "GET" && path.startsWith("/demo") && serveDemo(path, res)) return;
     if (path === "/readyz") return void readiness(res);
+    if (path === "/metrics" && req.method === "GET") {
+      return void deps.metrics.registry.metrics().then((text) => {
+        res.setHeader("content-type", deps.metrics.registry.contentType);
+        res.end(text);
+      });
+    }
     if (!config.roles.api && path.startsWith("/trpc/")) return sendJson(res, 404, { error: { message: "This process does not serve the API (ROLES).", requestId } });
     if (path === "/trpc/profiles.uploadPhoto") {
       // Refuse a declared oversize body before reading any of it; the handler also counts while reading.
@@ -138,6 +146,7 @@ export function createApp(opts: {
     sendJson(res, 404, { error: { message: `No route for ${req.method} ${path}`, requestId } });
   });
   const hub = config.roles.hub ? createHub(server, deps, redis.duplicate) : null;
+  if (hub) deps.metrics.hubGauges(hub.stats);
   if (config.roles.relay) deps.relay.start();
   server.keepAliveTimeout = 5_000;
   // A client has this long to send a whole request, so a slow sender cannot hold an upload slot.

@@ -6,6 +6,7 @@ import type { Clock } from "./clock";
 import type { Config } from "./config";
 import type { Logger } from "./logger";
 import type { MediaStorage } from "./media/storage";
+import type { Metrics } from "./metrics";
 import type { NotificationRelay } from "./notifications/relay";
 import type { Redis } from "./redis";
 
@@ -22,6 +23,7 @@ export type AppDeps = {
   photoDecodeSlots: LimitFunction;
   /** Appends committed notifications to the recipients' streams (its retry loop runs in the relay role). */
   relay: NotificationRelay;
+  metrics: Metrics;
 };
 
 export type RequestMeta = {

@@ -49,14 +49,18 @@ const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
   const result = await next();
   const ms = Math.round((performance.now() - started) * 10) / 10;
   if (result.ok) {
+    ctx.metrics.calls.observe({ path, type, code: "OK" }, ms / 1000);
     ctx.log.info({ path, type, ms, userId: ctx.auth?.user.id }, "call");
     return result;
   }
   const cause = result.error.cause;
   if (cause instanceof AppError) {
+    const mapped = toTRPCError(cause);
+    ctx.metrics.calls.observe({ path, type, code: mapped.code }, ms / 1000);
     ctx.log.info({ path, type, ms, code: cause.code, msg: cause.message }, "call refused");
-    throw toTRPCError(cause);
+    throw mapped;
   }
+  ctx.metrics.calls.observe({ path, type, code: result.error.code }, ms / 1000);
   if (result.error.code === "INTERNAL_SERVER_ERROR") {
     ctx.log.error({ path, type, ms, err: cause ?? result.error }, "call failed");
   } else {

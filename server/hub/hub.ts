@@ -177,7 +177,10 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
   io.use(async (socket, next) => {
     const { userId } = socket.data;
     const lastId = (socket.handshake.auth as HubAuth).lastId;
-    const channel = new DeliveryChannel(0, (n) => socket.emit("notification", publicShape(n) as Notification), fetchRange(userId), (err) => {
+    const channel = new DeliveryChannel(0, (n) => {
+      deps.metrics.notificationsSent.inc();
+      socket.emit("notification", publicShape(n) as Notification);
+    }, fetchRange(userId), (err) => {
       log.error({ err, userId }, "delivery failed; closing the socket so the client resumes");
       socket.disconnect(true);
     });

@@ -189,3 +189,16 @@ describe("tenant header over HTTP", () => {
     expect(missing.body.error?.message).toMatch(/x-tenant-id/);
   });
 });
+
+describe("metrics", () => {
+  it("serves Prometheus metrics: Node's own, tRPC calls by code, and the hub's gauges", async () => {
+    await call("auth.me");
+    const res = await fetch(`${server.baseUrl}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/nodejs_heap_size_used_bytes \d+/);
+    expect(text).toMatch(/nodejs_eventloop_lag_p99_seconds/);
+    expect(text).toMatch(/aiutami_trpc_call_duration_seconds_count\{path="auth.me",type="query",code="UNAUTHORIZED"\} \d+/);
+    expect(text).toMatch(/aiutami_hub_sockets \d+/);
+  });
+});

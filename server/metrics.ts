@@ -1,0 +1,23 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** The process's Prometheus registry: Node's defaults (heap, event-loop delay, GC) plus the product's own. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  const calls = new Histogram({
+    name: "aiutami_trpc_call_duration_seconds",
+    help: "tRPC calls by procedure and outcome",
+    labelNames: ["path", "type", "code"] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const notificationsSent = new Counter({ name: "aiutami_hub_notifications_emitted_total", help: "Notifications emitted to sockets", registers: [registry] });
+  const hubGauges = (stats: () => { sockets: number; users: number; streams: number }) => {
+    new Gauge({ name: "aiutami_hub_sockets", help: "Connected sockets", registers: [registry], collect() { this.set(stats().sockets); } });
+    new Gauge({ name: "aiutami_hub_users", help: "Users with a socket on this process", registers: [registry], collect() { this.set(stats().users); } });
+    new Gauge({ name: "aiutami_hub_streams", help: "User streams read by this process", registers: [registry], collect() { this.set(stats().streams); } });
+  };
+  return { registry, calls, notificationsSent, hubGauges };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
