@@ -12,18 +12,28 @@ import { Redis } from "ioredis";
 import postgres from "postgres";
 import { migratePostgresDatabase } from "../db/migrate";
 import { loadConfig } from "../server/config";
+import { runCapacity } from "./scenarios/capacity";
+import { runLive } from "./scenarios/live";
 import { runPhotos } from "./scenarios/photos";
 import { runSearch } from "./scenarios/search";
 import { startServer } from "../tests/helpers/spawn-server";
 
 const ROOT = join(import.meta.dirname, "..");
-const SCENARIOS = ["search", "photos"] as const;
+const SCENARIOS = ["delivery", "capacity", "search", "photos"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
   options: {
     scenario: { type: "string", default: SCENARIOS.join(",") },
     providers: { type: "string", default: "100000" },
+    sockets: { type: "string", default: "2000" },
+    rate: { type: "string", default: "200" },
+    duration: { type: "string", default: "30" },
+    "capacity-sockets": { type: "string", default: "10000" },
+    "naive-users": { type: "string", default: "2000" },
+    "throughput-rates": { type: "string", default: "400,600,800,1000,1200,1500" },
+    "throughput-duration": { type: "string", default: "8" },
+    "cpu-prof": { type: "boolean", default: false },
     queries: { type: "string", default: "500" },
     "photo-sequential": { type: "string", default: "10" },
     "photo-concurrent": { type: "string", default: "10" },
@@ -39,6 +49,13 @@ for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown 
 const params = {
   scenarios,
   providers: bounded("providers", values.providers!, 1_000_000),
+  sockets: bounded("sockets", values.sockets!, 15_000),
+  rate: bounded("rate", values.rate!, 5000),
+  duration: bounded("duration", values.duration!, 120),
+  capacitySockets: bounded("capacity-sockets", values["capacity-sockets"]!, 15_000),
+  naiveUsers: bounded("naive-users", values["naive-users"]!, 8000),
+  throughputRates: values["throughput-rates"]!.split(",").map((r) => bounded("throughput-rates", r.trim(), 5000)),
+  throughputDuration: bounded("throughput-duration", values["throughput-duration"]!, 60),
   queries: bounded("queries", values.queries!, 100_000),
   photoSequential: bounded("photo-sequential", values["photo-sequential"]!, 100),
   photoConcurrent: bounded("photo-concurrent", values["photo-concurrent"]!, 50),
@@ -87,9 +104,21 @@ async function main() {
   if (database.kind !== "postgres") throw new Error("the benchmark runs on PostgreSQL");
   const appUrl = database.appUrl;
   const dataDir = join(os.tmpdir(), `aiutami-bench-${Date.now()}`);
-  const server = await startServer({ DATABASE_URL: ownerUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, LOGIN_MAX_FAILURES_PER_ADDRESS: "100000" });
+  // --cpu-prof: the server writes a V8 CPU profile into bench/results/profiles/ when it stops.
+  const nodeArgs = values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${join(ROOT, "bench/results/profiles")}`] : [];
+  const server = await startServer({ DATABASE_URL: ownerUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, LOGIN_MAX_FAILURES_PER_ADDRESS: "100000" }, { nodeArgs });
   const figures: Record<string, unknown> = {};
   try {
+    if (scenarios.includes("delivery")) {
+      console.log(`delivery: ${params.sockets} provider sockets, ${params.rate} hires/s for ${params.duration} s, then the throughput ladder and the bare Socket.IO baseline...`);
+      const live = await runLive({ server, appUrl, sockets: params.sockets, rate: params.rate, seconds: params.duration, throughputRates: params.throughputRates, throughputSeconds: params.throughputDuration });
+      figures.delivery = live.delivery;
+      figures.throughput = live.throughput;
+    }
+    if (scenarios.includes("capacity")) {
+      console.log(`capacity: ramping idle authenticated sockets to ${params.capacitySockets}, then the naive hub with ${params.naiveUsers} users...`);
+      figures.capacity = await runCapacity({ server, appUrl, redisUrl, sockets: params.capacitySockets, step: 2000, naiveUsers: params.naiveUsers });
+    }
     if (scenarios.includes("search")) {
       console.log(`search: generating ${params.providers} providers, then ${params.queries} radius searches with a kind filter...`);
       figures.search = await runSearch({ providers: params.providers, queries: params.queries, ownerUrl, appUrl, baseUrl: server.baseUrl });
@@ -108,6 +137,21 @@ async function main() {
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 
   const rows: [string, string, string][] = [];
+  const d = figures.delivery as Awaited<ReturnType<typeof runLive>>["delivery"] | undefined;
+  if (d) {
+    rows.push([`delivery ${d.sockets} sockets @ ${d.rate}/s p50/p95/p99/max`, `${d.p50Ms} / ${d.p95Ms} / ${d.p99Ms} / ${d.maxMs} ms`, "p50 <= 5, p99 <= 30"]);
+    rows.push(["delivery from commit p50 / p99", `${d.commitToReceipt.p50Ms} / ${d.commitToReceipt.p99Ms} ms`, ""]);
+    rows.push(["sent / delivered / lost / duplicated", `${d.sent} / ${d.delivered} / ${d.lost} / ${d.duplicated}`, "0 lost, 0 dup"]);
+    rows.push(["bare Socket.IO p50, ratio", `${d.baselineP50Ms} ms, ${d.ratioToBaseline}x`, "<= 2x"]);
+  }
+  const t = figures.throughput as Awaited<ReturnType<typeof runLive>>["throughput"] | undefined;
+  if (t) rows.push(["throughput (p99 < 100 ms)", `${t.hiresPerSec} hires/s`, ">= 1000"]);
+  const c = figures.capacity as Awaited<ReturnType<typeof runCapacity>> | undefined;
+  if (c) {
+    rows.push([`capacity ${c.sockets} idle sockets: RSS / heap`, `${c.rssMb} MB / ${c.heapMb} MB`, "RSS <= 400 MB"]);
+    rows.push(["per socket RSS / heap, event loop p99", `${c.rssKbPerSocket} KB / ${c.heapKbPerSocket} KB, ${c.eventLoopP99Ms} ms`, ""]);
+    rows.push(["hub Redis connections (naive)", `${c.redisConnections} (${c.naiveRedisConnections} for ${c.naiveUsers} users)`, "<= 4"]);
+  }
   const s = figures.search as Awaited<ReturnType<typeof runSearch>> | undefined;
   if (s) {
     rows.push(["search p50 / p95 / p99", `${s.p50Ms} / ${s.p95Ms} / ${s.p99Ms} ms`, "p95 <= 15 ms"]);

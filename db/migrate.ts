@@ -47,6 +47,30 @@ export type OpenedDatabase = {
   close(): Promise<void>;
 };
 
+/**
+ * drizzle sends every statement unnamed (`prepare: false`), so PostgreSQL parses and plans each one on
+ * every request. This makes postgres.js prepare them instead: it keeps one named statement per
+ * distinct SQL text per connection, and transactions' clients are wrapped the same way.
+ */
+export function preparingStatements<T extends postgres.Sql>(sql: T): T {
+  const wrapCallback = (args: unknown[]) => {
+    const callback = args.at(-1) as (tx: postgres.Sql) => unknown;
+    return [...args.slice(0, -1), (tx: postgres.Sql) => callback(preparingStatements(tx))];
+  };
+  return new Proxy(sql, {
+    get(target, prop, receiver) {
+      if (prop === "unsafe") {
+        return (query: string, params?: unknown[], options?: Record<string, unknown>) => target.unsafe(query, params as never, { ...options, prepare: true });
+      }
+      if (prop === "begin" || prop === "savepoint") {
+        return (...args: unknown[]) => ((target as unknown as Record<string, (...a: unknown[]) => unknown>)[prop]!)(...wrapCallback(args));
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 /** Opens the server's pool as the app role (no table owned, no BYPASSRLS). */
 export function openPostgres(appUrl: string, poolSize: number): OpenedDatabase {
   const client = postgres(appUrl, {
@@ -55,7 +79,7 @@ export function openPostgres(appUrl: string, poolSize: number): OpenedDatabase {
     connect_timeout: 5,
     idle_timeout: 60,
   });
-  const db = drizzlePostgres(client, { schema, casing: "snake_case" }) as unknown as Database;
+  const db = drizzlePostgres(preparingStatements(client), { schema, casing: "snake_case" }) as unknown as Database;
   return {
     db,
     kind: "postgres",

@@ -12,7 +12,7 @@ function step(base: typeof tenantProcedure, action: Transition) {
         db: ctx.db,
         tenant: ctx.tenant,
         actor: auditActorOf(ctx),
-        userId: ctx.auth.user.id,
+        user: ctx.auth.user,
         role: ctx.role,
         id: input.id,
         action,
@@ -28,7 +28,7 @@ export const hiresRouter = router({
     .input(CreateHireInput)
     .output(HireOutput)
     .mutation(async ({ ctx, input }) => {
-      const { hire, notifications } = await createHire({ db: ctx.db, tenant: ctx.tenant, actor: auditActorOf(ctx), clientId: ctx.auth.user.id, input, now: ctx.clock() });
+      const { hire, notifications } = await createHire({ db: ctx.db, tenant: ctx.tenant, actor: auditActorOf(ctx), client: ctx.auth.user, input, now: ctx.clock() });
       ctx.afterCommit(() => ctx.relay.publish(notifications));
       return hire;
     }),

@@ -1,4 +1,5 @@
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { uuidv7 } from "uuidv7";
 import type { Database } from "../../db/client";
 import { hires, memberships, providerProfiles, users, type hireStatuses } from "../../db/schema";
 import { recordAudit, type AuditActor } from "../audit/service";
@@ -54,8 +55,8 @@ type Scope = { db: Database; tenant: TenantRef; actor: AuditActor };
  * and the audit row are written in the caller's transaction; the notification goes to the stream
  * only after the commit (the caller's afterCommit).
  */
-export async function createHire(opts: Scope & { clientId: string; input: CreateHireInput; now: Date }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
-  const { db, tenant, input } = opts;
+export async function createHire(opts: Scope & { client: Person; input: CreateHireInput; now: Date }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
+  const { db, tenant, input, client } = opts;
   if (Date.parse(input.startsAt) < opts.now.getTime() - 5 * 60_000) {
     throw new AppError("BAD_REQUEST", "startsAt is in the past.", { issues: [{ path: "startsAt", message: "must not be in the past" }] });
   }
@@ -69,45 +70,54 @@ export async function createHire(opts: Scope & { clientId: string; input: Create
   if (!provider) {
     throw new AppError("NOT_FOUND", "No published provider with that id in this tenant.", { issues: [{ path: "providerId", message: "is not a published provider here" }] });
   }
-  const [client] = await db.select({ firstName: users.firstName, lastName: users.lastName, phone: users.phone }).from(users).where(eq(users.id, opts.clientId));
-  const fullName = `${client!.firstName} ${client!.lastName}`;
-  const [row] = await db
-    .insert(hires)
-    .values({
-      tenantId: tenant.id,
-      clientId: opts.clientId,
-      providerId: input.providerId,
-      jobDescription: input.jobDescription,
-      location: input.location,
-      lat: input.lat ?? null,
-      lng: input.lng ?? null,
-      startsAt: new Date(input.startsAt),
-      endsAt: input.endsAt ? new Date(input.endsAt) : null,
-      clientFullName: fullName,
-      clientPhone: client!.phone,
-    })
-    .returning(hireColumns);
-  const hire = toHire(row!);
-  const notification = await createNotification(db, {
-    userId: hire.providerId,
-    tenant,
-    type: "hire.requested",
-    payload: {
-      hireId: hire.id,
-      tenantId: tenant.id,
+  // The client's name and phone as they are now (from their session): the snapshot on the hire.
+  const fullName = `${client.firstName} ${client.lastName}`;
+  const now = new Date();
+  const row = {
+    id: uuidv7(),
+    tenantId: tenant.id,
+    clientId: client.id,
+    providerId: input.providerId,
+    status: "requested" as const,
+    jobDescription: input.jobDescription,
+    location: input.location,
+    lat: input.lat ?? null,
+    lng: input.lng ?? null,
+    startsAt: new Date(input.startsAt),
+    endsAt: input.endsAt ? new Date(input.endsAt) : null,
+    clientFullName: fullName,
+    clientPhone: client.phone,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const hire = toHire(row);
+  // Three independent writes, sent together (postgres.js pipelines them on the transaction's connection).
+  const [, notification] = await Promise.all([
+    db.insert(hires).values(row),
+    createNotification(db, {
       userId: hire.providerId,
-      clientId: hire.clientId,
-      fullName,
-      phoneNumber: hire.clientPhone,
-      location: hire.location,
-      time: hire.startsAt,
-      endsAt: hire.endsAt,
-      jobDescription: hire.jobDescription,
-    },
-  });
-  await recordAudit(db, opts.actor, { tenantId: tenant.id, action: "hire.create", entityType: "hire", entityId: hire.id, changes: { status: "requested", providerId: hire.providerId } });
+      tenant,
+      type: "hire.requested",
+      payload: {
+        hireId: hire.id,
+        tenantId: tenant.id,
+        userId: hire.providerId,
+        clientId: hire.clientId,
+        fullName,
+        phoneNumber: hire.clientPhone,
+        location: hire.location,
+        time: hire.startsAt,
+        endsAt: hire.endsAt,
+        jobDescription: hire.jobDescription,
+      },
+    }),
+    recordAudit(db, opts.actor, { tenantId: tenant.id, action: "hire.create", entityType: "hire", entityId: hire.id, changes: { status: "requested", providerId: hire.providerId } }),
+  ]);
   return { hire, notifications: [notification] };
 }
+
+/** Who is acting, from their session: no query needed for a name. */
+export type Person = { id: string; firstName: string; lastName: string; phone: string | null };
 
 async function findVisibleHire(db: Database, opts: { tenantId: string; id: string; userId: string; role: TenantRole }) {
   const [row] = await db.select(hireColumns).from(hires).where(and(eq(hires.tenantId, opts.tenantId), eq(hires.id, opts.id)));
@@ -120,17 +130,18 @@ async function findVisibleHire(db: Database, opts: { tenantId: string; id: strin
  * One step of a hire. The UPDATE carries the allowed states and the party in its WHERE, so of two
  * racing steps only one matches: the other finds the new state and answers CONFLICT naming it.
  */
-export async function transitionHire(opts: Scope & { userId: string; role: TenantRole; id: string; action: Transition }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
+export async function transitionHire(opts: Scope & { user: Person; role: TenantRole; id: string; action: Transition }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
+  const userId = opts.user.id;
   const rule = TRANSITIONS[opts.action];
-  const side = (row: { clientId: string; providerId: string }) => (row.clientId === opts.userId ? "client" : row.providerId === opts.userId ? "provider" : null);
-  const partyCondition = sql`(${rule.by.includes("client") ? sql`${hires.clientId} = ${opts.userId}` : sql`false`} or ${rule.by.includes("provider") ? sql`${hires.providerId} = ${opts.userId}` : sql`false`})`;
+  const side = (row: { clientId: string; providerId: string }) => (row.clientId === userId ? "client" : row.providerId === userId ? "provider" : null);
+  const partyCondition = sql`(${rule.by.includes("client") ? sql`${hires.clientId} = ${userId}` : sql`false`} or ${rule.by.includes("provider") ? sql`${hires.providerId} = ${userId}` : sql`false`})`;
   const [row] = await opts.db
     .update(hires)
     .set({ status: rule.to, updatedAt: new Date() })
     .where(and(eq(hires.tenantId, opts.tenant.id), eq(hires.id, opts.id), inArray(hires.status, rule.from), partyCondition))
     .returning(hireColumns);
   if (!row) {
-    const current = await findVisibleHire(opts.db, { tenantId: opts.tenant.id, id: opts.id, userId: opts.userId, role: opts.role });
+    const current = await findVisibleHire(opts.db, { tenantId: opts.tenant.id, id: opts.id, userId, role: opts.role });
     if (!current) throw new AppError("NOT_FOUND", "No such hire among yours.");
     const mySide = side(current);
     if (!mySide || !rule.by.includes(mySide)) {
@@ -141,23 +152,24 @@ export async function transitionHire(opts: Scope & { userId: string; role: Tenan
   const hire = toHire(row);
   const actorSide = side(row)!;
   const recipient = actorSide === "client" ? hire.providerId : hire.clientId;
-  const [me] = await opts.db.select({ firstName: users.firstName, lastName: users.lastName }).from(users).where(eq(users.id, opts.userId));
-  const notification = await createNotification(opts.db, {
-    userId: recipient,
-    tenant: opts.tenant,
-    type: `hire.${rule.to}`,
-    payload: {
-      hireId: hire.id,
-      tenantId: opts.tenant.id,
+  const [notification] = await Promise.all([
+    createNotification(opts.db, {
       userId: recipient,
-      status: rule.to,
-      byUserId: opts.userId,
-      byName: `${me!.firstName} ${me!.lastName}`,
-      time: hire.startsAt,
-      jobDescription: hire.jobDescription,
-    },
-  });
-  await recordAudit(opts.db, opts.actor, { tenantId: opts.tenant.id, action: `hire.${opts.action}`, entityType: "hire", entityId: hire.id, changes: { status: { to: rule.to } } });
+      tenant: opts.tenant,
+      type: `hire.${rule.to}`,
+      payload: {
+        hireId: hire.id,
+        tenantId: opts.tenant.id,
+        userId: recipient,
+        status: rule.to,
+        byUserId: userId,
+        byName: `${opts.user.firstName} ${opts.user.lastName}`,
+        time: hire.startsAt,
+        jobDescription: hire.jobDescription,
+      },
+    }),
+    recordAudit(opts.db, opts.actor, { tenantId: opts.tenant.id, action: `hire.${opts.action}`, entityType: "hire", entityId: hire.id, changes: { status: { to: rule.to } } }),
+  ]);
   return { hire, notifications: [notification] };
 }
 

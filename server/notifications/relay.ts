@@ -63,9 +63,9 @@ export class NotificationRelay {
     this.marks.clear();
     if (ids.length === 0) return;
     try {
-      await withRelayScope(this.deps.db, (tx) =>
-        tx.update(notifications).set({ streamedAt: new Date() }).where(and(inArray(notifications.id, ids), isNull(notifications.streamedAt))),
-      );
+      // One statement (db function app_mark_streamed), no explicit transaction. Ids are UUIDs, so the
+      // array literal needs no escaping.
+      await this.deps.db.execute(sql`select app_mark_streamed(${`{${ids.join(",")}}`}::uuid[])`);
     } catch (err) {
       // Unrecorded appends are appended again by the loop; the hub drops the repeats.
       this.deps.log.warn({ err: (err as Error).message, count: ids.length }, "could not record streamed notifications");

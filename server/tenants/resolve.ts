@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { Database } from "../../db/client";
+import { rowsOf, type Database } from "../../db/client";
 import type { tenantRoles } from "../../db/schema";
 
 export type TenantRole = (typeof tenantRoles)[number];
@@ -16,9 +16,6 @@ export async function enterTenant(tx: Database, opts: { userId: string; ref: str
   const rows = await tx.execute<{ tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole }>(
     sql`select tenant_id, tenant_slug, tenant_name, member_role from app_enter_tenant(${opts.userId}::uuid, ${opts.ref})`,
   );
-  // postgres.js answers an array of rows, PGlite an object with `rows`.
-  const row = (Array.isArray(rows) ? rows[0] : (rows as unknown as { rows: unknown[] }).rows[0]) as
-    | { tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole }
-    | undefined;
+  const [row] = rowsOf<{ tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole }>(rows);
   return row ? { tenant: { id: row.tenant_id, slug: row.tenant_slug, name: row.tenant_name }, role: row.member_role } : null;
 }

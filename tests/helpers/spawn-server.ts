@@ -29,9 +29,9 @@ export type BenchServer = { baseUrl: string; pid: number; child: ChildProcess; s
  * The real server, as its own process (node with the tsx loader, so the pid is the server's own),
  * on loopback, against the given environment.
  */
-export async function startServer(env: Record<string, string>): Promise<BenchServer> {
+export async function startServer(env: Record<string, string>, opts: { nodeArgs?: string[] } = {}): Promise<BenchServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", "server/main.ts"], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: "warn", NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), ...env },
     stdio: ["ignore", "inherit", "inherit"],
