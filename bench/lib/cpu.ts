@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 
 const TICK = 100; // USER_HZ on Linux
 
-/** CPU seconds used so far by every process, grouped by what it is (postgres, redis-server, node pid …). */
+/** CPU seconds used so far by every process, grouped by what it is (postgres, redis-server, the server …), user and system time apart. */
 export function cpuByProcess(label: (pid: number, comm: string) => string): Map<string, number> {
   const totals = new Map<string, number>();
   for (const entry of readdirSync("/proc")) {
@@ -11,9 +11,9 @@ export function cpuByProcess(label: (pid: number, comm: string) => string): Map<
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const seconds = (Number(fields[11]) + Number(fields[12])) / TICK; // utime + stime
       const key = label(Number(entry), comm);
-      totals.set(key, (totals.get(key) ?? 0) + seconds);
+      totals.set(`${key} user`, (totals.get(`${key} user`) ?? 0) + Number(fields[11]) / TICK);
+      totals.set(`${key} system`, (totals.get(`${key} system`) ?? 0) + Number(fields[12]) / TICK);
     } catch {
       // the process ended while we looked
     }

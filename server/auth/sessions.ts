@@ -1,7 +1,7 @@
 import { sha256 } from "@oslojs/crypto/sha2";
 import { constantTimeEqual } from "@oslojs/crypto/subtle";
 import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
-import { and, eq, ne } from "drizzle-orm";
+import { and, eq, ne, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { sessions, users } from "../../db/schema";
 
@@ -68,6 +68,31 @@ export async function createSession(opts: {
   return { token: `${id}.${secret}`, session: { ...record, expiresAt: sessionExpiry(record, opts.policy) } };
 }
 
+function buildSessionLookup(db: Database) {
+  return db
+    .select({
+      id: sessions.id,
+      userId: sessions.userId,
+      secretHash: sessions.secretHash,
+      createdAt: sessions.createdAt,
+      lastSeenAt: sessions.lastSeenAt,
+      user: { id: users.id, email: users.email, firstName: users.firstName, lastName: users.lastName, phone: users.phone },
+    })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.id, sql.placeholder("id")))
+    .limit(1)
+    .prepare("session_by_id");
+}
+
+// Every request checks its session: the query is built once per database handle, not per request.
+const lookups = new WeakMap<Database, ReturnType<typeof buildSessionLookup>>();
+function sessionLookup(db: Database) {
+  let lookup = lookups.get(db);
+  if (!lookup) lookups.set(db, (lookup = buildSessionLookup(db)));
+  return lookup;
+}
+
 /**
  * Checks a token: known id, matching secret (constant-time), not idle too long, not past its
  * absolute lifetime. Expired sessions are deleted on sight. Returns null for anything invalid.
@@ -80,19 +105,7 @@ export async function validateSessionToken(opts: {
 }): Promise<{ session: ValidSession; user: SessionUser } | null> {
   if (!TOKEN_PATTERN.test(opts.token)) return null;
   const [id, secret] = opts.token.split(".") as [string, string];
-  const [row] = await opts.db
-    .select({
-      id: sessions.id,
-      userId: sessions.userId,
-      secretHash: sessions.secretHash,
-      createdAt: sessions.createdAt,
-      lastSeenAt: sessions.lastSeenAt,
-      user: { id: users.id, email: users.email, firstName: users.firstName, lastName: users.lastName, phone: users.phone },
-    })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(eq(sessions.id, id))
-    .limit(1);
+  const [row] = await sessionLookup(opts.db).execute({ id });
   if (!row || !constantTimeEqual(hashSecret(secret), row.secretHash)) return null;
 
   const expiresAt = sessionExpiry(row, opts.policy);

@@ -78,6 +78,7 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
 
   const pool = new StreamReaderPool({
     size: config.hub.readers,
+    coalesceMs: config.hub.coalesceMs,
     connect,
     control: redis,
     log,
