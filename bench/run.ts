@@ -31,7 +31,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "30" },
     "capacity-sockets": { type: "string", default: "10000" },
     "naive-users": { type: "string", default: "2000" },
-    "throughput-rates": { type: "string", default: "400,600,800,1000,1200,1500" },
+    "throughput-rates": { type: "string", default: "100,150,200,300,400,600,800,1000" },
     "throughput-duration": { type: "string", default: "8" },
     "cpu-prof": { type: "boolean", default: false },
     queries: { type: "string", default: "500" },
@@ -103,32 +103,38 @@ async function main() {
   const { database } = loadConfig({ DATABASE_URL: ownerUrl });
   if (database.kind !== "postgres") throw new Error("the benchmark runs on PostgreSQL");
   const appUrl = database.appUrl;
-  const dataDir = join(os.tmpdir(), `aiutami-bench-${Date.now()}`);
-  // --cpu-prof: the server writes a V8 CPU profile into bench/results/profiles/ when it stops.
+  // --cpu-prof: each server writes a V8 CPU profile into bench/results/profiles/ when it stops.
   const nodeArgs = values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${join(ROOT, "bench/results/profiles")}`] : [];
-  const server = await startServer({ DATABASE_URL: ownerUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, LOGIN_MAX_FAILURES_PER_ADDRESS: "100000" }, { nodeArgs });
+  // Each scenario gets a freshly started server, so none inherits another's heap, sockets or caches.
+  const withServer = async <T>(fn: (server: Awaited<ReturnType<typeof startServer>>) => Promise<T>): Promise<T> => {
+    const dataDir = join(os.tmpdir(), `aiutami-bench-${Date.now()}`);
+    const server = await startServer({ DATABASE_URL: ownerUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, LOGIN_MAX_FAILURES_PER_ADDRESS: "100000" }, { nodeArgs });
+    try {
+      return await fn(server);
+    } finally {
+      await server.stop();
+    }
+  };
   const figures: Record<string, unknown> = {};
-  try {
-    if (scenarios.includes("delivery")) {
-      console.log(`delivery: ${params.sockets} provider sockets, ${params.rate} hires/s for ${params.duration} s, then the throughput ladder and the bare Socket.IO baseline...`);
-      const live = await runLive({ server, appUrl, sockets: params.sockets, rate: params.rate, seconds: params.duration, throughputRates: params.throughputRates, throughputSeconds: params.throughputDuration });
-      figures.delivery = live.delivery;
-      figures.throughput = live.throughput;
-    }
-    if (scenarios.includes("capacity")) {
-      console.log(`capacity: ramping idle authenticated sockets to ${params.capacitySockets}, then the naive hub with ${params.naiveUsers} users...`);
-      figures.capacity = await runCapacity({ server, appUrl, redisUrl, sockets: params.capacitySockets, step: 2000, naiveUsers: params.naiveUsers });
-    }
-    if (scenarios.includes("search")) {
-      console.log(`search: generating ${params.providers} providers, then ${params.queries} radius searches with a kind filter...`);
-      figures.search = await runSearch({ providers: params.providers, queries: params.queries, ownerUrl, appUrl, baseUrl: server.baseUrl });
-    }
-    if (scenarios.includes("photos")) {
-      console.log(`photos: ${params.photoSequential} sequential 12 MP uploads, then ${params.photoConcurrent} at once...`);
-      figures.photos = await runPhotos({ baseUrl: server.baseUrl, pid: server.pid, sequential: params.photoSequential, concurrent: params.photoConcurrent });
-    }
-  } finally {
-    await server.stop();
+  if (scenarios.includes("delivery")) {
+    console.log(`delivery: ${params.sockets} provider sockets, ${params.rate} hires/s for ${params.duration} s, then the throughput ladder and the bare Socket.IO baseline...`);
+    const live = await withServer((server) =>
+      runLive({ server, appUrl, sockets: params.sockets, rate: params.rate, seconds: params.duration, throughputRates: params.throughputRates, throughputSeconds: params.throughputDuration }),
+    );
+    figures.delivery = live.delivery;
+    figures.throughput = live.throughput;
+  }
+  if (scenarios.includes("capacity")) {
+    console.log(`capacity: ramping idle authenticated sockets to ${params.capacitySockets}, then the naive hub with ${params.naiveUsers} users...`);
+    figures.capacity = await withServer((server) => runCapacity({ server, appUrl, redisUrl, sockets: params.capacitySockets, step: 2000, naiveUsers: params.naiveUsers }));
+  }
+  if (scenarios.includes("search")) {
+    console.log(`search: generating ${params.providers} providers, then ${params.queries} radius searches with a kind filter...`);
+    figures.search = await withServer((server) => runSearch({ providers: params.providers, queries: params.queries, ownerUrl, appUrl, baseUrl: server.baseUrl }));
+  }
+  if (scenarios.includes("photos")) {
+    console.log(`photos: ${params.photoSequential} sequential 12 MP uploads, then ${params.photoConcurrent} at once...`);
+    figures.photos = await withServer((server) => runPhotos({ baseUrl: server.baseUrl, pid: server.pid, sequential: params.photoSequential, concurrent: params.photoConcurrent }));
   }
 
   const result = { startedAt: startedAt.toISOString(), seconds: Math.round((Date.now() - startedAt.getTime()) / 1000), machine: await machine(), params, ...figures };
