@@ -130,28 +130,23 @@ export function createAiutamiClient(options: AiutamiClientOptions): AiutamiClien
     storage.remove(TOKEN_KEY);
     inbox?.reset();
   };
+  /** Ends the session on the server; the token is forgotten here even when that call fails. */
+  const endSession = (end: () => Promise<unknown>) =>
+    call(async () => {
+      try {
+        await end();
+      } finally {
+        forget();
+      }
+    });
 
   return {
     api,
     auth: {
       signUp: (input) => call(async () => keep(await api.auth.signUp.mutate(input))),
       logIn: (input) => call(async () => keep(await api.auth.logIn.mutate(input))),
-      logOut: () =>
-        call(async () => {
-          try {
-            await api.auth.logOut.mutate();
-          } finally {
-            forget();
-          }
-        }),
-      logOutEverywhere: () =>
-        call(async () => {
-          try {
-            await api.auth.logOutEverywhere.mutate();
-          } finally {
-            forget();
-          }
-        }),
+      logOut: () => endSession(() => api.auth.logOut.mutate()),
+      logOutEverywhere: () => endSession(() => api.auth.logOutEverywhere.mutate()),
       me: () => call(() => api.auth.me.query()),
     },
     useTenant: (next) => {

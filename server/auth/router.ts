@@ -13,16 +13,7 @@ import {
 } from "./schemas";
 import { listSessions, listUserTenants, logIn, revokeSession, signUp } from "./service";
 import { deleteSession, deleteUserSessions } from "./sessions";
-import type { Context } from "../context";
-import { appendControl } from "../notifications/stream";
-
-/** Asks every hub process to drop the sockets of revoked sessions now (they also recheck periodically). */
-async function announceRevoked(ctx: Pick<Context, "redis" | "config" | "log">, userId: string, sessionIds: string[] | "all") {
-  await appendControl(ctx.redis, userId, { kind: "revoked", sessionIds }, ctx.config.stream).catch((err: unknown) =>
-    ctx.log.warn({ err: (err as Error).message }, "could not announce revoked sessions"),
-  );
-}
-
+import { announce } from "../notifications/stream";
 
 export const authRouter = router({
   /** Creates an account and a session. Browsers also get the session cookie. */
@@ -63,7 +54,7 @@ export const authRouter = router({
     .output(z.object({ ok: z.literal(true) }))
     .mutation(async ({ ctx }) => {
       await deleteSession(ctx.db, ctx.auth.session.id);
-      await announceRevoked(ctx, ctx.auth.user.id, [ctx.auth.session.id]);
+      await announce(ctx, ctx.auth.user.id, { kind: "revoked", sessionIds: [ctx.auth.session.id] });
       ctx.response.setCookie(clearedSessionCookie(ctx.config.cookieSecure));
       return { ok: true as const };
     }),
@@ -74,7 +65,7 @@ export const authRouter = router({
     .output(z.object({ revoked: z.number().int() }))
     .mutation(async ({ ctx }) => {
       const ids = await deleteUserSessions(ctx.db, ctx.auth.user.id);
-      await announceRevoked(ctx, ctx.auth.user.id, "all");
+      await announce(ctx, ctx.auth.user.id, { kind: "revoked", sessionIds: "all" });
       ctx.response.setCookie(clearedSessionCookie(ctx.config.cookieSecure));
       return { revoked: ids.length };
     }),
@@ -102,7 +93,7 @@ export const authRouter = router({
       .output(z.object({ ok: z.literal(true) }))
       .mutation(async ({ ctx, input }) => {
         await revokeSession({ db: ctx.db, userId: ctx.auth.user.id, sessionId: input.id });
-        await announceRevoked(ctx, ctx.auth.user.id, [input.id]);
+        await announce(ctx, ctx.auth.user.id, { kind: "revoked", sessionIds: [input.id] });
         if (input.id === ctx.auth.session.id) ctx.response.setCookie(clearedSessionCookie(ctx.config.cookieSecure));
         return { ok: true as const };
       }),

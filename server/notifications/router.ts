@@ -1,17 +1,9 @@
 import { z } from "zod";
 import { NoInput } from "../common-schemas";
-import type { Context } from "../context";
 import { authedProcedure, router } from "../trpc";
 import { ListNotificationsInput, ListNotificationsOutput, MarkReadInput, type Notification } from "./schemas";
 import { countUnread, listNotifications, markRead } from "./service";
-import { appendControl } from "./stream";
-
-/** Tells the user's other devices; best effort (they re-read the count when they reconnect). */
-async function broadcastRead(ctx: Pick<Context, "redis" | "config" | "log">, userId: string, ids: string[] | "all") {
-  await appendControl(ctx.redis, userId, { kind: "read", ids }, ctx.config.stream).catch((err: unknown) =>
-    ctx.log.warn({ err: (err as Error).message }, "could not broadcast read state"),
-  );
-}
+import { announce } from "./stream";
 
 /** The user's own notifications across all their tenants: no x-tenant-id needed. */
 export const notificationsRouter = router({
@@ -34,7 +26,7 @@ export const notificationsRouter = router({
     .output(z.object({ updated: z.array(z.uuid()) }))
     .mutation(async ({ ctx, input }) => {
       const updated = await markRead(ctx.db, { userId: ctx.auth.user.id, ids: input.ids, now: ctx.clock() });
-      if (updated.length) await broadcastRead(ctx, ctx.auth.user.id, updated);
+      if (updated.length) await announce(ctx, ctx.auth.user.id, { kind: "read", ids: updated });
       return { updated };
     }),
 
@@ -43,7 +35,7 @@ export const notificationsRouter = router({
     .output(z.object({ updated: z.number().int() }))
     .mutation(async ({ ctx }) => {
       const updated = await markRead(ctx.db, { userId: ctx.auth.user.id, now: ctx.clock() });
-      await broadcastRead(ctx, ctx.auth.user.id, "all");
+      await announce(ctx, ctx.auth.user.id, { kind: "read", ids: "all" });
       return { updated: updated.length };
     }),
 });

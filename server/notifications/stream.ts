@@ -70,3 +70,18 @@ export function parseEntry(userId: string, fields: string[]): StreamEvent | null
   }
   return null;
 }
+
+/**
+ * Tells every hub process holding a device of the user about a read or a revocation. Best effort:
+ * a missed read event is corrected when the device next reads its count, and a missed revocation by
+ * the hub's periodic session check.
+ */
+export async function announce(
+  deps: { redis: Redis; config: { stream: StreamSettings }; log: { warn(obj: object, msg: string): void } },
+  userId: string,
+  event: Exclude<StreamEvent, { kind: "notification" }>,
+): Promise<void> {
+  await appendControl(deps.redis, userId, event, deps.config.stream).catch((err: unknown) =>
+    deps.log.warn({ err: (err as Error).message, kind: event.kind }, "could not announce to the user's devices"),
+  );
+}

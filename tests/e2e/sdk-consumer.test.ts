@@ -1,4 +1,5 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,10 @@ const ROOT = join(import.meta.dirname, "../..");
 let server: BenchServer;
 let work: string;
 
-const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_update_notifier: "false" } });
+// Asynchronous on purpose: a synchronous child process would block the event loop for the whole npm
+// install, and idle keep-alive sockets the server closed meanwhile would then be reused as if open.
+const run = async (cmd: string, args: string[], cwd: string) =>
+  (await promisify(execFile)(cmd, args, { cwd, encoding: "utf8", env: { ...process.env, npm_config_update_notifier: "false" }, maxBuffer: 32 * 1024 * 1024 })).stdout;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "aiutami-consumer-"));
@@ -43,20 +47,20 @@ process.exit(0);
 
 describe("the packed SDK in a fresh project", () => {
   it("installs from the tarball, type-checks with a misuse caught, and receives a live notification", async () => {
-    run("npm", ["run", "build", "-w", "@aiutami/client"], ROOT);
-    run("npm", ["pack", "--silent", "--pack-destination", work, "-w", "@aiutami/client"], ROOT);
+    await run("npm", ["run", "build", "-w", "@aiutami/client"], ROOT);
+    await run("npm", ["pack", "--silent", "--pack-destination", work, "-w", "@aiutami/client"], ROOT);
     const tarball = join(work, readdirSync(work).find((f) => f.endsWith(".tgz"))!);
     const project = join(work, "consumer");
-    execFileSync("mkdir", ["-p", project]);
+    await run("mkdir", ["-p", project], work);
     writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-    run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", tarball, "typescript@5.9.3", "@types/node@20"], project);
+    await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", tarball, "typescript@5.9.3", "@types/node@20"], project);
     writeFileSync(join(project, "main.ts"), CONSUMER);
     writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, outDir: "out", skipLibCheck: false, types: ["node"] }, include: ["main.ts"] }));
     // No server code and no server dependency may be needed: only the tarball's own dependencies.
     expect(readdirSync(join(project, "node_modules")).filter((d) => ["drizzle-orm", "ioredis", "pino", "postgres", "zod"].includes(d))).toEqual([]);
-    run("npx", ["tsc", "-p", "."], project); // fails on a type error, or if the @ts-expect-error is not needed
+    await run("npx", ["tsc", "-p", "."], project); // fails on a type error, or if the @ts-expect-error is not needed
     writeFileSync(join(project, "check.cjs"), `const sdk = require("@aiutami/client"); if (typeof sdk.createAiutamiClient !== "function") process.exit(1);`);
-    run("node", ["check.cjs"], project);
+    await run("node", ["check.cjs"], project);
 
     // A provider in an agency, made through the SDK from this repository.
     const owner = createAiutamiClient({ baseUrl: server.baseUrl, storage: memoryStorage() });
