@@ -1,0 +1,125 @@
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { addMember, createTenant, createUser, type TestUser } from "../helpers/factories";
+import { createProvider, profileInput } from "../helpers/profiles";
+import { ACCESS, callProcedure, procedures, sampleInput, type Fixture, type Role } from "../helpers/procedure-catalog";
+import { callerAs, createTestEnv, type TestEnv } from "../helpers/test-app";
+
+/**
+ * The authorization matrix, built from the router: every procedure is called with no session, from
+ * a tenant the caller is not in, and with each role it does not allow. Each must be refused, and
+ * nothing may change. A procedure missing from ACCESS fails the first test.
+ */
+let env: TestEnv;
+let owner: postgres.Sql;
+let fixture: Fixture;
+let members: Record<Role, TestUser>;
+let outsiderTenant: string;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  owner = postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
+  const tenant = await createTenant(env);
+  const { user: provider } = await createProvider(env, tenant, profileInput("tutor", "milan"));
+  const client = await addMember(env, tenant, "client");
+  const admin = await addMember(env, tenant, "admin");
+  fixture = { tenant, member: client, provider };
+  members = { owner: tenant.owner, admin, provider, client };
+  outsiderTenant = (await createTenant(env)).slug;
+});
+afterAll(async () => {
+  await owner.end();
+  await env.close();
+});
+
+/** Everything a refused call could have changed, in the fixture's tenant and for its people. */
+async function snapshot() {
+  const userIds = Object.values(members).map((m) => m.id);
+  const [row] = await owner`select
+    (select count(*) from audit_log where tenant_id = ${fixture.tenant.id})::int as audit,
+    (select count(*) from memberships where tenant_id = ${fixture.tenant.id})::int as members,
+    (select count(*) from hires where tenant_id = ${fixture.tenant.id})::int as hires,
+    (select count(*) from provider_profiles where tenant_id = ${fixture.tenant.id})::int as profiles,
+    (select count(*) from notifications where user_id = any(${userIds}::uuid[]))::int as notifications,
+    (select count(*) from notifications where user_id = any(${userIds}::uuid[]) and read_at is not null)::int as read,
+    (select count(*) from sessions where user_id = any(${userIds}::uuid[]))::int as sessions,
+    (select count(*) from tenants)::int as tenants`;
+  return row!;
+}
+
+describe("authorization matrix", () => {
+  it("every procedure has an access rule", () => {
+    expect(procedures.map(([path]) => path).filter((path) => !(path in ACCESS))).toEqual([]);
+  });
+
+  it.each(procedures.map(([path]) => [path]))("%s: refused without a session, from another tenant and to the wrong roles; nothing changes", async (path) => {
+    const rule = ACCESS[path]!;
+    const input = sampleInput(path, fixture);
+    const before = await snapshot();
+
+    if (rule !== "public") {
+      const anonymous = await callProcedure(callerAs(env, null, { tenant: fixture.tenant.slug }), path, input);
+      expect(anonymous?.code, `${path} without a session`).toBe("UNAUTHORIZED");
+    }
+    if (typeof rule === "object") {
+      // A member of another tenant naming this one, and a member naming a tenant they are not in.
+      const stranger = await createUser(env);
+      const fromOutside = await callProcedure(callerAs(env, stranger.auth, { tenant: fixture.tenant.slug }), path, input);
+      expect(fromOutside?.code, `${path} from outside the tenant`).toBe("NOT_FOUND");
+      const wrongTenant = await callProcedure(callerAs(env, members.owner.auth, { tenant: outsiderTenant }), path, input);
+      expect(wrongTenant?.code, `${path} naming a tenant the caller is not in`).toBe("NOT_FOUND");
+      for (const role of (["owner", "admin", "provider", "client"] as Role[]).filter((r) => !rule.tenant.includes(r))) {
+        const refused = await callProcedure(callerAs(env, members[role].auth, { tenant: fixture.tenant.slug }), path, input);
+        expect(refused?.code, `${path} as ${role}`).toBe("FORBIDDEN");
+      }
+    }
+    expect(await snapshot(), `${path}: a refused call changed something`).toEqual(before);
+
+    // The roles it allows get past the guards (queries only: mutations here would change the fixture).
+    const kind = procedures.find(([p]) => p === path)![1]._def.type;
+    if (typeof rule === "object" && kind === "query") {
+      for (const role of rule.tenant) {
+        const err = await callProcedure(callerAs(env, members[role].auth, { tenant: fixture.tenant.slug }), path, input);
+        expect(["UNAUTHORIZED", "FORBIDDEN"], `${path} as ${role} should pass the guards`).not.toContain(err?.code);
+        if (err?.code === "NOT_FOUND") expect(err.message).not.toMatch(/among your tenants/);
+      }
+    }
+  });
+});
+
+describe("no output leaks secrets or other people's private fields", () => {
+  it("no procedure answers with a password hash, a session secret or hash, and profile views carry no email or phone", async () => {
+    const outputs: Array<[string, string]> = [];
+    const record = (path: string) => (output: unknown) => void outputs.push([path, JSON.stringify(output ?? null)]);
+    // Data to look at: a hire with its notification, and a second session.
+    const asClient = callerAs(env, fixture.member.auth, { tenant: fixture.tenant.slug });
+    const hire = await asClient.hires.create({ providerId: fixture.provider.id, jobDescription: "Maths homework for an hour", location: "Milan", startsAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const profile = await callerAs(env, fixture.provider.auth, { tenant: fixture.tenant.slug }).profiles.mine();
+    for (const [path, procedure] of procedures) {
+      if (procedure._def.type !== "query") continue;
+      const rule = ACCESS[path]!;
+      const roles: Role[] = typeof rule === "object" ? rule.tenant : ["owner", "admin", "provider", "client"];
+      for (const role of roles) {
+        const input = path === "hires.get" ? { id: hire.id } : path === "profiles.get" ? { id: profile!.id } : path === "hires.list" ? { as: role === "provider" ? "provider" : "client" } : sampleInput(path, fixture);
+        await callProcedure(callerAs(env, members[role].auth, { tenant: fixture.tenant.slug }), path, input, record(`${path} as ${role}`));
+      }
+    }
+    // Mutations that answer with data.
+    await callProcedure(callerAs(env, null), "auth.logIn", { email: fixture.member.email, password: "a-long-test-passphrase" }, record("auth.logIn"));
+    await callProcedure(callerAs(env, null), "auth.signUp", sampleInput("auth.signUp", fixture), record("auth.signUp"));
+    expect(outputs.length).toBeGreaterThan(20);
+
+    const [{ hashes }] = (await owner`select array_agg(encode(secret_hash, 'hex')) as hashes from sessions where user_id = any(${Object.values(members).map((m) => m.id)}::uuid[])`) as unknown as [{ hashes: string[] }];
+    const secrets = Object.values(members).map((m) => m.token.split(".")[1]!);
+    for (const [path, text] of outputs) {
+      expect(text, `${path} carries a password hash`).not.toMatch(/\$argon2/);
+      expect(text, `${path} names a secret field`).not.toMatch(/passwordHash|password_hash|secretHash|secret_hash/);
+      for (const secret of secrets) expect(text.includes(secret), `${path} carries a session secret`).toBe(false);
+      for (const hash of hashes) expect(text.includes(hash), `${path} carries a session hash`).toBe(false);
+      if (path.startsWith("profiles.")) {
+        for (const m of Object.values(members)) expect(text.includes(m.email), `${path} carries an email`).toBe(false);
+        expect(text, `${path} carries a phone field`).not.toMatch(/"phone/);
+      }
+    }
+  });
+});
