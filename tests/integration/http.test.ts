@@ -202,3 +202,26 @@ describe("metrics", () => {
     expect(text).toMatch(/aiutami_hub_sockets \d+/);
   });
 });
+
+describe("log-in throttling behind a proxy", () => {
+  it("holds when a client rotates X-Forwarded-For: only the hop the trusted proxy appended counts", async () => {
+    const proxied = await createTestEnv({ TRUST_PROXY: "true", LOGIN_MAX_FAILURES_PER_ADDRESS: "4", LOGIN_MAX_FAILURES_PER_EMAIL: "100" });
+    const app = await startHttpServer(proxied);
+    try {
+      const attempt = (i: number) =>
+        fetch(`${app.baseUrl}/trpc/auth.logIn`, {
+          method: "POST",
+          // What the client wrote, then what our proxy appended (the real address, the same each time).
+          headers: { "content-type": "application/json", "x-forwarded-for": `10.${i}.${i}.${i}, 203.0.113.${77}` },
+          body: JSON.stringify({ email: `spray-${i}-${Date.now()}@example.test`, password: "wrong-password" }),
+        }).then((r) => r.status);
+      const statuses = [];
+      for (let i = 1; i <= 6; i++) statuses.push(await attempt(i));
+      expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
+      expect(statuses.slice(4)).toEqual([429, 429]);
+    } finally {
+      await app.stop();
+      await proxied.close();
+    }
+  });
+});

@@ -218,6 +218,30 @@ describe("socket limits and cookies", () => {
     await eventually(() => !d.socket.connected, "flooding socket closed", 3000);
   });
 
+  it("a 2 MB message is refused and the socket closed", async () => {
+    const user = await createUser(env);
+    const d = await device(server.baseUrl, { token: user.token });
+    (d.socket as unknown as { emit: (e: string, v: string) => void }).emit("big", "x".repeat(2 * 1024 * 1024));
+    await eventually(() => !d.socket.connected, "socket closed after an oversized message", 5000);
+  });
+
+  it("an expired session cannot open a socket", async () => {
+    const user = await createUser(env);
+    env.clock.advance(15 * 86_400_000);
+    try {
+      const err = await connectDevice(server.baseUrl, { token: user.token }).then(
+        (d) => {
+          d.close();
+          return "connected";
+        },
+        (e: Error & { data?: { code?: string } }) => e.data?.code,
+      );
+      expect(err).toBe("UNAUTHORIZED");
+    } finally {
+      env.clock.advance(-15 * 86_400_000);
+    }
+  });
+
   it("a cookie-authenticated socket needs an allowed Origin", async () => {
     const user = await createUser(env);
     const withCookie = (origin?: string) =>
