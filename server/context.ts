@@ -53,6 +53,8 @@ export function createContextInner(opts: {
   auth: Auth | null;
   request?: Partial<RequestMeta>;
   response?: ResponseHooks;
+  /** Set when building the context failed (e.g. the session check found no database): raised by the first middleware, with the request id. */
+  failure?: unknown;
 }) {
   const request: RequestMeta = {
     id: opts.request?.id ?? crypto.randomUUID(),
@@ -68,6 +70,7 @@ export function createContextInner(opts: {
     auth: opts.auth,
     request,
     response: opts.response ?? NO_RESPONSE,
+    failure: opts.failure,
   };
 }
 

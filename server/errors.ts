@@ -69,3 +69,16 @@ export function pgErrorCode(error: unknown): string | undefined {
 export const PG_UNIQUE_VIOLATION = "23505";
 
 export { ZodError };
+
+const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "CONNECT_TIMEOUT", "57P01", "57P02", "57P03"]);
+
+/** True when an error (or one of its causes) says the database could not be reached or went away. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 6; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && (CONNECTION_CODES.has(code) || code.startsWith("08"))) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

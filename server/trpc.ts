@@ -2,7 +2,7 @@ import "./zod-messages";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { Transaction } from "../db/client";
 import type { Context } from "./context";
-import { AppError, toTRPCError, ZodError, zodIssues, type FieldIssue } from "./errors";
+import { AppError, isDatabaseUnavailable, toTRPCError, ZodError, zodIssues, type FieldIssue } from "./errors";
 import { bindScope } from "./db-scope";
 import { enterTenant, TENANT_REF_PATTERN, type TenantRole } from "./tenants/resolve";
 
@@ -46,6 +46,12 @@ export const createCallerFactory = t.createCallerFactory;
 /** Logs each call once and turns the services' AppError into the matching tRPC error. */
 const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
   const started = performance.now();
+  if (ctx.failure !== undefined) {
+    ctx.log.error({ path, type, err: ctx.failure }, "could not prepare the call");
+    throw isDatabaseUnavailable(ctx.failure)
+      ? new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "The database is unavailable: try again shortly.", cause: ctx.failure })
+      : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: ctx.failure });
+  }
   const result = await next();
   const ms = Math.round((performance.now() - started) * 10) / 10;
   if (result.ok) {
@@ -63,6 +69,10 @@ const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
   ctx.metrics.calls.observe({ path, type, code: result.error.code }, ms / 1000);
   if (result.error.code === "INTERNAL_SERVER_ERROR") {
     ctx.log.error({ path, type, ms, err: cause ?? result.error }, "call failed");
+    if (isDatabaseUnavailable(cause)) {
+      // The transaction could not commit: nothing was written. Say so plainly; the client may retry.
+      throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "The database is unavailable: try again shortly.", cause });
+    }
   } else {
     ctx.log.info({ path, type, ms, code: result.error.code }, "call refused");
   }

@@ -11,9 +11,13 @@ export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res
   const bearer = bearerTokenOf(req);
   const cookieToken = bearer ? undefined : readSessionCookie(req.headers.cookie);
   const token = bearer ?? cookieToken;
-  const auth = token
-    ? await validateSessionToken({ db: deps.db, token, now: deps.clock(), policy: deps.config.session })
-    : null;
+  let auth: Awaited<ReturnType<typeof validateSessionToken>> = null;
+  let failure: unknown;
+  try {
+    auth = token ? await validateSessionToken({ db: deps.db, token, now: deps.clock(), policy: deps.config.session }) : null;
+  } catch (err) {
+    failure = err; // answered by the call boundary, which knows the request id
+  }
   return createContextInner({
     deps,
     auth,
@@ -26,6 +30,7 @@ export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res
       originAllowed: isOriginAllowed(req, deps.config.allowedOrigins, deps.config.trustProxy),
     },
     response: { setCookie: (cookie) => res.appendHeader("set-cookie", cookie) },
+    failure,
   });
 }
 

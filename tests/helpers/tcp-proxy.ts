@@ -10,7 +10,7 @@ export class TcpProxy {
   private blocked = false;
   port = 0;
 
-  constructor(private readonly target: { host: string; port: number }) {}
+  constructor(public target: { host: string; port: number }) {}
 
   async start(): Promise<this> {
     this.server = createServer((client) => {

@@ -207,12 +207,14 @@ describe("log-in throttling behind a proxy", () => {
   it("holds when a client rotates X-Forwarded-For: only the hop the trusted proxy appended counts", async () => {
     const proxied = await createTestEnv({ TRUST_PROXY: "true", LOGIN_MAX_FAILURES_PER_ADDRESS: "4", LOGIN_MAX_FAILURES_PER_EMAIL: "100" });
     const app = await startHttpServer(proxied);
+    // Constant within this run (the proxy's view of one client), new for every run (counters live 15 minutes).
+    const real = `198.51.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
     try {
       const attempt = (i: number) =>
         fetch(`${app.baseUrl}/trpc/auth.logIn`, {
           method: "POST",
           // What the client wrote, then what our proxy appended (the real address, the same each time).
-          headers: { "content-type": "application/json", "x-forwarded-for": `10.${i}.${i}.${i}, 203.0.113.${77}` },
+          headers: { "content-type": "application/json", "x-forwarded-for": `10.${i}.${i}.${i}, ${real}` },
           body: JSON.stringify({ email: `spray-${i}-${Date.now()}@example.test`, password: "wrong-password" }),
         }).then((r) => r.status);
       const statuses = [];
