@@ -24,7 +24,7 @@ export function startWorker(file: string): Worker {
       }),
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once("exit", () => resolve());
         child.send({ type: "close" });
         setTimeout(() => child.kill("SIGKILL"), 5000).unref();
