@@ -2,7 +2,12 @@
 import { loadConfig } from "../server/config";
 import { openConfiguredDatabase } from "../server/database";
 
-const config = loadConfig();
-const database = await openConfiguredDatabase(config);
-await database.close();
-console.log(`Migrations applied (${database.kind === "pglite" ? `embedded database at ${config.dataDir}/pg` : "PostgreSQL"}).`);
+try {
+  const config = loadConfig();
+  const database = await openConfiguredDatabase(config);
+  await database.close();
+  console.log(`Migrations applied (${database.kind === "pglite" ? `embedded database at ${config.dataDir}/pg` : "PostgreSQL"}).`);
+} catch (err) {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+}

@@ -125,4 +125,10 @@ async function main() {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await main().catch((err: unknown) => {
+    // One clear line (e.g. "the embedded database is in use by process N"), not a stack trace.
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  });
+}
