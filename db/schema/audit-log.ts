@@ -1,15 +1,13 @@
 import { index, jsonb, pgTable, text, uuid } from "drizzle-orm/pg-core";
 import { createdAt, id } from "./columns";
-import { tenants } from "./tenants";
+import { tenantId } from "./tenants";
 
 /** Who did what to which record, from where and when. Append-only for the server's role. */
 export const auditLog = pgTable(
   "audit_log",
   {
     id: id(),
-    tenantId: uuid()
-      .notNull()
-      .references(() => tenants.id, { onDelete: "cascade" }),
+    tenantId: tenantId(),
     actorUserId: uuid(),
     actorSessionId: text(),
     action: text().notNull(),

@@ -1,6 +1,6 @@
 import { doublePrecision, index, pgEnum, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { createdAt, id, updatedAt } from "./columns";
-import { tenants } from "./tenants";
+import { tenantId } from "./tenants";
 import { users } from "./users";
 
 export const hireStatuses = ["requested", "accepted", "declined", "cancelled", "completed"] as const;
@@ -11,9 +11,7 @@ export const hires = pgTable(
   "hires",
   {
     id: id(),
-    tenantId: uuid()
-      .notNull()
-      .references(() => tenants.id, { onDelete: "cascade" }),
+    tenantId: tenantId(),
     clientId: uuid()
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),

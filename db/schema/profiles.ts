@@ -14,7 +14,7 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 import { createdAt, id, updatedAt } from "./columns";
-import { tenants } from "./tenants";
+import { tenantId } from "./tenants";
 import { users } from "./users";
 
 export const providerKinds = ["tutor", "housekeeper", "senior_caregiver"] as const;
@@ -37,9 +37,7 @@ export const providerProfiles = pgTable(
   "provider_profiles",
   {
     id: id(),
-    tenantId: uuid()
-      .notNull()
-      .references(() => tenants.id, { onDelete: "cascade" }),
+    tenantId: tenantId(),
     userId: uuid()
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),

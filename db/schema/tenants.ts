@@ -10,15 +10,19 @@ export const tenants = pgTable("tenants", {
   createdAt: createdAt(),
 });
 
+/** The owning tenant of a tenant-owned row: what row-level security compares with the bound tenant. */
+export const tenantId = () =>
+  uuid()
+    .notNull()
+    .references(() => tenants.id, { onDelete: "cascade" });
+
 export const tenantRoles = ["owner", "admin", "provider", "client"] as const;
 export const tenantRole = pgEnum("tenant_role", tenantRoles);
 
 export const memberships = pgTable(
   "memberships",
   {
-    tenantId: uuid()
-      .notNull()
-      .references(() => tenants.id, { onDelete: "cascade" }),
+    tenantId: tenantId(),
     userId: uuid()
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
