@@ -81,7 +81,9 @@ export function callerAs(env: TestEnv, auth: Auth | null, opts: { tenant?: strin
       auth,
       request: {
         tenantRef: opts.tenant ?? null,
-        ip: opts.ip ?? "127.0.0.1",
+        // Its own address per caller unless a test names one: log-in failures are counted per address
+        // in the shared Redis for 15 minutes, and must not leak from one test (or run) into another.
+        ip: opts.ip ?? `192.0.2.${Math.floor(Math.random() * 254) + 1}-${Math.random().toString(36).slice(2, 10)}`,
         userAgent: "vitest",
         credentialSource: auth ? (opts.cookie ? "cookie" : "bearer") : null,
         originAllowed: opts.originAllowed ?? true,

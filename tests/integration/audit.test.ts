@@ -21,7 +21,7 @@ const auditCount = async (tenantId: string) =>
 describe("audit log", () => {
   it("records who, what, where and when for each change, newest first", async () => {
     const tenant = await createTenant(env);
-    const asOwner = callerAs(env, tenant.owner.auth, { tenant: tenant.slug });
+    const asOwner = callerAs(env, tenant.owner.auth, { tenant: tenant.slug, ip: "127.0.0.1" });
     const user = await createUser(env);
     await asOwner.tenants.members.add({ email: user.email, role: "client" });
     await asOwner.tenants.members.setRole({ userId: user.id, role: "provider" });
