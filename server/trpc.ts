@@ -99,17 +99,23 @@ export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   return next({ ctx: { auth: ctx.auth } });
 });
 
+/** The `x-tenant-id` header, or a BAD_REQUEST naming what is wrong with it. */
+function tenantRefOf(ctx: Context): string {
+  const ref = ctx.request.tenantRef;
+  if (!ref) throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header is required (a tenant id or slug)." });
+  if (!TENANT_REF_PATTERN.test(ref)) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header must be a tenant id or slug." });
+  }
+  return ref;
+}
+
 /**
  * Resolves `x-tenant-id` among the user's tenants and runs the procedure in one transaction
  * bound to that tenant: RLS then shows only its rows. A failed procedure rolls the whole
  * transaction back, so nothing is half-written.
  */
 export const tenantProcedure = authedProcedure.use(async ({ ctx, next }) => {
-  const ref = ctx.request.tenantRef;
-  if (!ref) throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header is required (a tenant id or slug)." });
-  if (!TENANT_REF_PATTERN.test(ref)) {
-    throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header must be a tenant id or slug." });
-  }
+  const ref = tenantRefOf(ctx);
   const committed: Array<() => Promise<void> | void> = [];
   const result = await ctx.db.transaction(async (tx: Transaction) => {
     const membership = await enterTenant(tx, { userId: ctx.auth.user.id, ref });
@@ -137,11 +143,7 @@ export const tenantProcedure = authedProcedure.use(async ({ ctx, next }) => {
  * connection. The procedure opens its own short tenant-bound transactions with `ctx.inTenant`.
  */
 export const tenantMemberProcedure = authedProcedure.use(async ({ ctx, next }) => {
-  const ref = ctx.request.tenantRef;
-  if (!ref) throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header is required (a tenant id or slug)." });
-  if (!TENANT_REF_PATTERN.test(ref)) {
-    throw new TRPCError({ code: "BAD_REQUEST", message: "x-tenant-id header must be a tenant id or slug." });
-  }
+  const ref = tenantRefOf(ctx);
   const userId = ctx.auth.user.id;
   const membership = await ctx.db.transaction((tx) => enterTenant(tx, { userId, ref }));
   if (!membership) throw new TRPCError({ code: "NOT_FOUND", message: `Tenant "${ref}" not found among your tenants.` });

@@ -1,6 +1,7 @@
 import { and, desc, eq, lt } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { auditLog } from "../../db/schema";
+import { takePage } from "../pagination";
 
 export type AuditActor = {
   userId: string | null;
@@ -70,9 +71,6 @@ export async function listAudit(opts: {
     )
     .orderBy(desc(auditLog.id))
     .limit(opts.limit + 1);
-  const page = rows.slice(0, opts.limit);
-  return {
-    items: page.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })),
-    nextCursor: rows.length > opts.limit ? (page.at(-1)?.id ?? null) : null,
-  };
+  const { page, nextCursor } = takePage(rows, opts.limit, (r) => r.id);
+  return { items: page.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })), nextCursor };
 }

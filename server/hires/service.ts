@@ -4,6 +4,7 @@ import type { Database } from "../../db/client";
 import { hires, memberships, providerProfiles, users, type hireStatuses } from "../../db/schema";
 import { recordAudit, type AuditActor } from "../audit/service";
 import { AppError } from "../errors";
+import { takePage } from "../pagination";
 import { createNotification, type NotificationRecord } from "../notifications/service";
 import type { TenantRef, TenantRole } from "../tenants/resolve";
 import type { CreateHireInput, HireOutput } from "./schemas";
@@ -193,6 +194,6 @@ export async function listHires(opts: { db: Database; tenantId: string; userId: 
     )
     .orderBy(desc(hires.id))
     .limit(opts.limit + 1);
-  const page = rows.slice(0, opts.limit).map(toHire);
-  return { items: page, nextCursor: rows.length > opts.limit ? (page.at(-1)?.id ?? null) : null };
+  const { page, nextCursor } = takePage(rows, opts.limit, (r) => r.id);
+  return { items: page.map(toHire), nextCursor };
 }

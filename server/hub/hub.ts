@@ -61,7 +61,8 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
     // sends Origin; a missing one is a non-browser client, which must then use a token.
     allowRequest: (req: IncomingMessage, done) => {
       if (req.headers.origin === undefined) return done(null, true);
-      done(isOriginAllowed(req, config.allowedOrigins, config.trustProxy) ? null : "origin not allowed", isOriginAllowed(req, config.allowedOrigins, config.trustProxy));
+      const allowed = isOriginAllowed(req, config.allowedOrigins, config.trustProxy);
+      done(allowed ? null : "origin not allowed", allowed);
     },
   });
 

@@ -54,12 +54,11 @@ class StreamReader {
     }
   }
 
-  private async read(block: boolean): Promise<Array<[string, Entry[]]> | null> {
+  private async read(): Promise<Array<[string, Entry[]]> | null> {
     const keys = [...this.streams.keys()];
     const ids = keys.map((k) => this.streams.get(k)!);
-    const args: (string | number)[] = ["COUNT", 500];
-    if (block) args.push("BLOCK", 5000);
-    this.inFlight = block;
+    const args: (string | number)[] = ["COUNT", 500, "BLOCK", 5000];
+    this.inFlight = true;
     try {
       return (await (this.conn.xread as (...a: (string | number)[]) => Promise<Array<[string, Entry[]]> | null>)(...args, "STREAMS", ...keys, ...ids));
     } finally {
@@ -88,7 +87,7 @@ class StreamReader {
       }
       this.dirty = false;
       try {
-        const result = await this.read(true);
+        const result = await this.read();
         if (!result) continue; // timed out, or unblocked because the set changed
         this.deliver(result);
         // Each XREAD registers this connection on every stream it names, which costs Redis time in

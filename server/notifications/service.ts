@@ -3,6 +3,7 @@ import { uuidv7 } from "uuidv7";
 import { rowsOf, type Database } from "../../db/client";
 import { notifications, userInbox, type NotificationTenant } from "../../db/schema";
 import { withUserScope } from "../db-scope";
+import { takePage } from "../pagination";
 import type { Notification } from "./schemas";
 
 /** A committed notification as the stream and the sockets carry it. */
@@ -83,8 +84,8 @@ export function listNotifications(db: Database, opts: { userId: string; unreadOn
       )
       .orderBy(desc(notifications.seq))
       .limit(opts.limit + 1);
-    const page = rows.slice(0, opts.limit).map(toNotification);
-    return { items: page, nextCursor: rows.length > opts.limit ? (page.at(-1)?.seq ?? null) : null };
+    const { page, nextCursor } = takePage(rows, opts.limit, (r) => Number(r.seq));
+    return { items: page.map(toNotification), nextCursor };
   });
 }
 

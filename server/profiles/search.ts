@@ -2,6 +2,7 @@ import { and, arrayContains, arrayOverlaps, desc, eq, gte, lte, sql, type SQL } 
 import type { Database } from "../../db/client";
 import { providerProfiles, users } from "../../db/schema";
 import { AppError } from "../errors";
+import { takePage } from "../pagination";
 import type { MediaStorage } from "../media/storage";
 import type { SearchProfilesInput } from "./schemas";
 import { profileColumns, toProfileOutput } from "./service";
@@ -110,12 +111,9 @@ export async function searchProfiles(opts: { db: Database; tenantId: string; inp
     rows.sort((a, b) => Number(a.sortKey) - Number(b.sortKey) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  const page = rows.slice(0, input.limit);
-  const last = page.at(-1);
-  const nextCursor =
-    rows.length > input.limit && last
-      ? encodeCursor({ s: sort, k: sort === "distance" ? Number(last.sortKey) : sort === "rate" ? last.hourlyRateCents : null, id: last.id })
-      : null;
+  const { page, nextCursor } = takePage(rows, input.limit, (last) =>
+    encodeCursor({ s: sort, k: sort === "distance" ? Number(last.sortKey) : sort === "rate" ? last.hourlyRateCents : null, id: last.id }),
+  );
   return {
     items: page.map(({ distanceKm: km, sortKey: _sortKey, ...row }) => ({
       ...toProfileOutput(row, opts.storage, { exact: false }),
