@@ -59,7 +59,7 @@ export const EnvSchema = z.object({
   STREAM_MAXLEN: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   STREAM_TTL_SECONDS: z.coerce.number().int().min(1).default(7 * 86_400),
   HUB_READERS: z.coerce.number().int().min(1).max(3).default(3),
-  HUB_COALESCE_MS: z.coerce.number().min(0).max(50).default(2),
+  HUB_SWEEP_MS: z.coerce.number().int().min(100).default(5000),
   HUB_MAX_EVENTS_PER_10S: z.coerce.number().int().min(1).default(50),
   HUB_SESSION_CHECK_MS: z.coerce.number().int().min(100).default(10_000),
 });
@@ -87,7 +87,7 @@ export type Config = {
   roles: { api: boolean; hub: boolean; relay: boolean };
   /** The per-user Redis streams: approximate length cap and expiry (the "temporary storage"). */
   stream: { maxLen: number; ttlSeconds: number };
-  hub: { readers: number; coalesceMs: number; maxEventsPer10s: number; sessionCheckMs: number };
+  hub: { readers: number; sweepMs: number; maxEventsPer10s: number; sessionCheckMs: number };
   /** Where browsers reach this server; used to build media URLs served by the server itself. */
   publicUrl: string;
   media: {
@@ -180,7 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demoPage: e.DEMO_PAGE ?? !e.DATABASE_URL,
     roles: { api: e.ROLES.includes("api"), hub: e.ROLES.includes("hub"), relay: e.ROLES.includes("relay") },
     stream: { maxLen: e.STREAM_MAXLEN, ttlSeconds: e.STREAM_TTL_SECONDS },
-    hub: { readers: e.HUB_READERS, coalesceMs: e.HUB_COALESCE_MS, maxEventsPer10s: e.HUB_MAX_EVENTS_PER_10S, sessionCheckMs: e.HUB_SESSION_CHECK_MS },
+    hub: { readers: e.HUB_READERS, sweepMs: e.HUB_SWEEP_MS, maxEventsPer10s: e.HUB_MAX_EVENTS_PER_10S, sessionCheckMs: e.HUB_SESSION_CHECK_MS },
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     media: {
       s3: e.S3_ENDPOINT || e.S3_ACCESS_KEY_ID

@@ -79,7 +79,7 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
 
   const pool = new StreamReaderPool({
     size: config.hub.readers,
-    coalesceMs: config.hub.coalesceMs,
+    sweepMs: config.hub.sweepMs,
     connect,
     control: redis,
     log,
@@ -169,8 +169,8 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
    * Registration happens before the connection is acknowledged, so anything committed after the
    * client sees `connect` is delivered. In this order:
    *   1. the socket joins its user's set: live entries for the user now queue in its channel;
-   *   2. the first socket of the user on this process starts the stream's reader after the
-   *      stream's current top entry;
+   *   2. the first socket of the user on this process lists the process's bell for the user and
+   *      starts the stream's reader after the stream's current top entry (one MULTI);
    *   3. the starting seq is fixed: the `lastId`'s, or the user's latest.
    * A notification committed after 3 has a larger seq and is appended after 2, so the reader sees
    * it; one committed before is either caught up (with lastId) or predates the device. Deliveries
@@ -201,13 +201,9 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
     });
     try {
       let sockets = users.get(userId);
-      const first = !sockets;
       if (!sockets) users.set(userId, (sockets = new Set()));
       sockets.add(socket);
-      if (first) {
-        const [top] = (await redis.xrevrange(streamKey(userId), "+", "-", "COUNT", 1)) as Array<[string, string[]]>;
-        pool.add(streamKey(userId), top?.[0] ?? "0-0");
-      }
+      await pool.add(streamKey(userId));
       const known = lastId ? await seqOfNotification(db, { userId, id: lastId }) : null;
       channel.lastSeq = known ?? (await latestSeq(db, userId));
       prepared(known);

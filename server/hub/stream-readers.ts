@@ -1,116 +1,182 @@
+import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "../logger";
+import { BELL_MAXLEN, bellsKey } from "../notifications/stream";
 
 type Entry = [id: string, fields: string[]];
+type XReadReply = Array<[key: string, entries: Entry[]]> | null;
 export type EntriesHandler = (key: string, entries: Entry[]) => void;
 
+/** Entries taken per stream per XREAD; a stream that fills the page is read again at once. */
+const PAGE = 500;
+/** Streams named per sweep XREAD. */
+const SWEEP_CHUNK = 1000;
+/** A bell lives this long without its reader renewing it, so a stopped hub's bells go away. */
+const BELL_TTL_SECONDS = 60;
+const RENEW_EVERY_MS = 15_000;
+/** How long one blocking read waits on the bell before the reader looks after itself. */
+const BLOCK_MS = 1000;
+
+/** Whether stream id `a` ("ms-seq") comes after `b`. */
+export function isAfter(a: string, b: string): boolean {
+  const [am = 0, as = 0] = a.split("-").map(Number);
+  const [bm = 0, bs = 0] = b.split("-").map(Number);
+  return am !== bm ? am > bm : as > bs;
+}
+
+const xread = (conn: Redis, ...args: (string | number)[]) => (conn.xread as (...a: (string | number)[]) => Promise<XReadReply>)(...args);
+
 /**
- * One Redis connection running `XREAD BLOCK` over many streams. When the set of streams changes
- * while it is blocked, `CLIENT UNBLOCK` (sent on another connection) wakes it so the next XREAD
- * carries the new set: no connection per user.
+ * One Redis connection reading the streams of many users, woken by a doorbell.
+ *
+ * The reader owns a bell stream, `hub-bell:<hub>:<n>`, and is listed in the set `user-<id>:bells`
+ * of each user it reads. Every append to `user-<id>` rings, in the same Lua call, each bell in that
+ * set (see `appendAndRing`). The reader blocks with `XREAD BLOCK` on its bell alone, and on a ring
+ * reads the rung users' streams with one non-blocking `XREAD` over all of them, from each stream's
+ * last id. So a wake costs Redis time in proportion to the entries, not to the users connected
+ * (decision 008), and users come and go with a SADD or SREM: no connection per user, and no need
+ * to interrupt a blocked read.
+ *
+ * Safety nets, so a missed ring only delays: every `sweepMs` the reader also reads all its streams
+ * without blocking; and when its bell has vanished (Redis restarted or flushed) or its connection
+ * came back, it recreates the bell, lists itself again in every user's set, then sweeps.
  */
 class StreamReader {
+  /** User stream key -> the id of the last entry handed on. */
   readonly streams = new Map<string, string>();
-  private clientId: number | null = null;
-  private inFlight = false;
-  private dirty = false;
+  /** Streams whose registration is under way -> whether a ring for them came meanwhile. */
+  private readonly starting = new Map<string, boolean>();
+  private bellLastId = "0-0";
+  private resync = true;
+  private renewedAt = 0;
+  private sweptAt = 0;
   private running = true;
-  private wakeUp: (() => void) | null = null;
+  private stop$!: () => void;
+  private readonly stopped = new Promise<void>((resolve) => (this.stop$ = resolve));
   readonly done: Promise<void>;
 
   constructor(
     private readonly conn: Redis,
     private readonly control: Redis,
+    readonly bell: string,
     private readonly onEntries: EntriesHandler,
     private readonly log: Logger,
-    private readonly coalesceMs: number,
+    private readonly sweepMs: number,
   ) {
-    conn.on("ready", () => {
-      this.clientId = null;
-    });
+    // After a reconnect Redis may have lost everything (no persistence): start again.
+    conn.on("ready", () => (this.resync = true));
     this.done = this.loop();
   }
 
-  private async id(): Promise<number> {
-    this.clientId ??= Number(await this.conn.client("ID"));
-    return this.clientId;
-  }
-
-  /** Adds or removes streams; wakes a blocked XREAD so the change applies at once. */
-  changed(): void {
-    this.dirty = true;
-    this.wakeUp?.();
-    void this.unblock(0);
-  }
-
-  private async unblock(attempt: number): Promise<void> {
-    if (!this.inFlight || !this.dirty || !this.running) return;
+  /**
+   * Lists this reader in the user's bell set and takes the stream's top entry as the starting
+   * point, in one MULTI: every later append rings this bell and lies after that entry. A ring can
+   * reach the reader before the MULTI's reply reaches us; it is remembered and served here.
+   */
+  async add(key: string): Promise<void> {
+    this.starting.set(key, false);
     try {
-      const unblocked = Number(await this.control.client("UNBLOCK", await this.id()));
-      // 0: the XREAD is on its way but not yet blocked; try again in a moment.
-      if (unblocked === 0 && attempt < 50) setTimeout(() => void this.unblock(attempt + 1), 2);
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message }, "CLIENT UNBLOCK failed");
-    }
-  }
-
-  private async read(): Promise<Array<[string, Entry[]]> | null> {
-    const keys = [...this.streams.keys()];
-    const ids = keys.map((k) => this.streams.get(k)!);
-    const args: (string | number)[] = ["COUNT", 500, "BLOCK", 5000];
-    this.inFlight = true;
-    try {
-      return (await (this.conn.xread as (...a: (string | number)[]) => Promise<Array<[string, Entry[]]> | null>)(...args, "STREAMS", ...keys, ...ids));
+      const replies = await this.control.multi().sadd(bellsKey(key), this.bell).xrevrange(key, "+", "-", "COUNT", 1).exec();
+      const failed = replies?.find(([err]) => err)?.[0];
+      if (!replies || failed) throw failed ?? new Error("MULTI was discarded");
+      const rung = this.starting.get(key);
+      if (rung === undefined) return; // removed meanwhile
+      this.streams.set(key, (replies[1]![1] as Entry[])[0]?.[0] ?? "0-0");
+      if (rung) await this.readStreams(this.control, [key]);
     } finally {
-      this.inFlight = false;
+      this.starting.delete(key);
     }
   }
 
-  private deliver(result: Array<[string, Entry[]]>): number {
-    let count = 0;
-    for (const [key, entries] of result) {
-      if (!this.streams.has(key) || entries.length === 0) continue;
-      this.streams.set(key, entries.at(-1)![0]);
-      count += entries.length;
-      this.onEntries(key, entries);
+  remove(key: string): void {
+    this.starting.delete(key);
+    this.streams.delete(key);
+    void this.control.srem(bellsKey(key), this.bell).catch((err: unknown) => this.log.debug({ err: (err as Error).message, key }, "SREM of a bell failed; the next append drops it"));
+  }
+
+  /** Non-blocking reads of `keys` from their last ids, until none has a full page left. */
+  private async readStreams(conn: Redis, keys: string[]): Promise<void> {
+    let pending = keys.filter((k) => this.streams.has(k));
+    while (pending.length > 0) {
+      const reply = await xread(conn, "COUNT", PAGE, "STREAMS", ...pending, ...pending.map((k) => this.streams.get(k) ?? "0-0"));
+      pending = [];
+      for (const [key, read] of reply ?? []) {
+        const last = this.streams.get(key);
+        if (last === undefined) continue; // the user left meanwhile
+        // Two reads of one stream can overlap (a start-up read on the control connection): hand on
+        // only what is newer than what was already handed on.
+        const entries = read.filter(([id]) => isAfter(id, last));
+        if (entries.length === 0) continue;
+        this.streams.set(key, entries.at(-1)![0]);
+        this.onEntries(key, entries);
+        if (read.length === PAGE) pending.push(key);
+      }
     }
-    return count;
+  }
+
+  private async sweep(): Promise<void> {
+    const keys = [...this.streams.keys()];
+    for (let i = 0; i < keys.length; i += SWEEP_CHUNK) await this.readStreams(this.conn, keys.slice(i, i + SWEEP_CHUNK));
+    this.sweptAt = performance.now();
+  }
+
+  /** (Re)creates the bell, lists this reader in every user's set again, then reads everything since. */
+  private async resynchronise(): Promise<void> {
+    this.resync = false;
+    this.bellLastId = await this.conn.xadd(this.bell, "MAXLEN", "~", BELL_MAXLEN, "*", "u", "") as string;
+    await this.conn.expire(this.bell, BELL_TTL_SECONDS);
+    this.renewedAt = performance.now();
+    const keys = [...this.streams.keys()];
+    for (let i = 0; i < keys.length; i += SWEEP_CHUNK) {
+      const pipeline = this.conn.pipeline();
+      for (const key of keys.slice(i, i + SWEEP_CHUNK)) pipeline.sadd(bellsKey(key), this.bell);
+      await pipeline.exec();
+    }
+    // Anything appended from here on rings the bell; anything before is read now.
+    await this.sweep();
   }
 
   private async loop(): Promise<void> {
-    let lastWake = 0;
+    if (this.conn.status !== "ready") await Promise.race([new Promise((resolve) => this.conn.once("ready", resolve)), this.stopped]);
     while (this.running) {
-      if (this.streams.size === 0) {
-        await new Promise<void>((resolve) => (this.wakeUp = resolve));
-        this.wakeUp = null;
-        continue;
-      }
-      this.dirty = false;
       try {
-        const result = await this.read();
-        if (!result) continue; // timed out, or unblocked because the set changed
-        this.deliver(result);
-        // Each XREAD registers this connection on every stream it names, which costs Redis time in
-        // proportion to the streams. Under load (wakes closer than coalesceMs), wait out the rest of
-        // that window so the next XREAD collects everything that arrived meanwhile in one call.
         const now = performance.now();
-        const sinceLast = now - lastWake;
-        lastWake = now;
-        if (this.coalesceMs > 0 && sinceLast < this.coalesceMs) await new Promise((r) => setTimeout(r, this.coalesceMs - sinceLast));
-        // Redis 7.0 wakes a multi-stream XREAD with only the stream that woke it (STACK.md pitfall 2).
-        // The next XREAD names every stream with its own last id, so any stream that also has new
-        // entries answers at once instead of blocking: nothing waits, and no extra call is spent.
+        if (this.resync) await this.resynchronise();
+        else if (now - this.renewedAt > RENEW_EVERY_MS) {
+          this.renewedAt = now;
+          // 0: the bell is gone (Redis restarted or flushed), and so are the users' sets.
+          if (Number(await this.conn.expire(this.bell, BELL_TTL_SECONDS)) === 0) this.resync = true;
+          continue;
+        } else if (now - this.sweptAt > this.sweepMs) await this.sweep();
+
+        const reply = await xread(this.conn, "COUNT", BELL_MAXLEN, "BLOCK", BLOCK_MS, "STREAMS", this.bell, this.bellLastId);
+        const rings = reply?.[0]?.[1];
+        if (!rings?.length) continue;
+        this.bellLastId = rings.at(-1)![0];
+        const rung = new Set<string>();
+        for (const [, fields] of rings) {
+          if (!fields[1]) continue;
+          const key = `user-${fields[1]}`;
+          if (this.starting.has(key)) this.starting.set(key, true);
+          else rung.add(key);
+        }
+        await this.readStreams(this.conn, [...rung]);
       } catch (err) {
         if (!this.running) break;
-        this.log.warn({ err: (err as Error).message }, "stream reader: XREAD failed; retrying");
+        this.log.warn({ err: (err as Error).message, bell: this.bell }, "stream reader: read failed; retrying");
+        this.resync = true;
         await new Promise((r) => setTimeout(r, 500));
       }
     }
   }
 
+  /** Removes the bell and this reader's place in its users' sets (best effort: both expire or get dropped anyway). */
   async stop(): Promise<void> {
     this.running = false;
-    this.wakeUp?.();
+    this.stop$();
+    const pipeline = this.control.pipeline().del(this.bell);
+    for (const key of this.streams.keys()) pipeline.srem(bellsKey(key), this.bell);
+    await pipeline.exec().catch(() => {});
     this.conn.disconnect();
     await this.done.catch(() => {});
   }
@@ -123,26 +189,40 @@ class StreamReader {
 export class StreamReaderPool {
   private readonly readers: StreamReader[];
   private readonly owner = new Map<string, StreamReader>();
+  private readonly registered = new Map<string, Promise<void>>();
+  readonly hubId = randomUUID();
 
-  constructor(opts: { size: number; connect: () => Redis; control: Redis; onEntries: EntriesHandler; log: Logger; coalesceMs: number }) {
-    this.readers = Array.from({ length: opts.size }, () => new StreamReader(opts.connect(), opts.control, opts.onEntries, opts.log, opts.coalesceMs));
+  constructor(opts: { size: number; connect: () => Redis; control: Redis; onEntries: EntriesHandler; log: Logger; sweepMs: number }) {
+    this.readers = Array.from(
+      { length: opts.size },
+      (_, n) => new StreamReader(opts.connect(), opts.control, `hub-bell:${this.hubId}:${n}`, opts.onEntries, opts.log, opts.sweepMs),
+    );
   }
 
-  /** Starts reading `key` after `fromId` (an entry id, or "0-0" for the whole stream). */
-  add(key: string, fromId: string): void {
-    if (this.owner.has(key)) return;
+  /**
+   * Starts reading `key` after its current top entry. Resolves once this process's bell is listed
+   * for the user, so anything appended afterwards is read; a second call while the first is under
+   * way waits for the same registration.
+   */
+  add(key: string): Promise<void> {
+    const known = this.registered.get(key);
+    if (known) return known;
     const reader = this.readers.reduce((a, b) => (b.streams.size < a.streams.size ? b : a));
-    reader.streams.set(key, fromId);
+    const registered = reader.add(key).catch((err: unknown) => {
+      if (this.registered.get(key) === registered) this.remove(key);
+      throw err;
+    });
     this.owner.set(key, reader);
-    reader.changed();
+    this.registered.set(key, registered);
+    return registered;
   }
 
   remove(key: string): void {
     const reader = this.owner.get(key);
     if (!reader) return;
     this.owner.delete(key);
-    reader.streams.delete(key);
-    reader.changed();
+    this.registered.delete(key);
+    reader.remove(key);
   }
 
   get size(): number {

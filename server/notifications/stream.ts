@@ -12,35 +12,62 @@ export type StreamEvent =
   | { kind: "read"; ids: string[] | "all" }
   | { kind: "revoked"; sessionIds: string[] | "all" };
 
+/** The set of hub doorbells (one per hub reader) that hold a device of the stream's user. */
+export const bellsKey = (stream: string) => `${stream}:bells`;
+
+/** Bells keep their recent entries only: a reader that falls further behind is caught by its sweep. */
+export const BELL_MAXLEN = 10_000;
+
 /**
- * Appends notifications to their recipients' streams in one pipeline: XADD with approximate
- * trimming, then EXPIRE (the "temporary storage"). Returns the ids whose append succeeded.
+ * Appends one entry to a user's stream and rings the doorbell of every hub reader holding a device
+ * of that user, atomically: a reader registered before the append is always rung. A bell that no
+ * longer exists (its hub stopped and it expired) is not recreated, and is dropped from the set.
+ */
+const APPEND_AND_RING = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+for _, bell in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not redis.call('XADD', bell, 'NOMKSTREAM', 'MAXLEN', '~', ${BELL_MAXLEN}, '*', 'u', ARGV[3]) then
+    redis.call('SREM', KEYS[2], bell)
+  end
+end
+return id`;
+
+type Appender = { appendAndRing(stream: string, bells: string, maxLen: number, ttlSeconds: number, userId: string, ...fields: string[]): Promise<string> };
+
+/** The connection (or pipeline) with the append-and-ring script defined; EVALSHA, loaded on first use. */
+function withAppender<T extends Redis>(redis: T): T & Appender {
+  if (!("appendAndRing" in redis)) redis.defineCommand("appendAndRing", { numberOfKeys: 2, lua: APPEND_AND_RING });
+  return redis as T & Appender;
+}
+
+function append(target: Appender, userId: string, fields: string[], settings: StreamSettings) {
+  const key = streamKey(userId);
+  return target.appendAndRing(key, bellsKey(key), settings.maxLen, settings.ttlSeconds, userId, ...fields);
+}
+
+/**
+ * Appends notifications to their recipients' streams in one pipeline (approximate trimming, an
+ * expiry: the "temporary storage"), ringing the bells of the hubs that hold their devices.
+ * Returns the ids whose append succeeded.
  */
 export async function appendNotifications(redis: Redis, records: NotificationRecord[], settings: StreamSettings): Promise<string[]> {
   if (records.length === 0) return [];
-  const pipeline = redis.pipeline();
+  const pipeline = withAppender(redis).pipeline() as unknown as Appender & { exec(): Promise<Array<[Error | null, unknown]> | null> };
   for (const n of records) {
-    const key = streamKey(n.userId);
-    pipeline.xadd(
-      key, "MAXLEN", "~", String(settings.maxLen), "*",
+    append(pipeline, n.userId, [
       "kind", "notification", "id", n.id, "seq", String(n.seq), "type", n.type,
       "tenant", JSON.stringify(n.tenant), "createdAt", n.createdAt, "payload", JSON.stringify(n.payload),
-    );
-    pipeline.expire(key, settings.ttlSeconds);
+    ], settings);
   }
   const results = (await pipeline.exec()) ?? [];
-  return records.filter((_, i) => !results[i * 2]?.[0]).map((n) => n.id);
+  return records.filter((_, i) => results[i] && !results[i][0]).map((n) => n.id);
 }
 
 /** Tells every device of the user, on every hub process, that some notifications were read. */
 export async function appendControl(redis: Redis, userId: string, event: Exclude<StreamEvent, { kind: "notification" }>, settings: StreamSettings) {
-  const key = streamKey(userId);
   const value = event.kind === "read" ? event.ids : event.sessionIds;
-  await redis
-    .multi()
-    .xadd(key, "MAXLEN", "~", String(settings.maxLen), "*", "kind", event.kind, "ids", value === "all" ? "all" : JSON.stringify(value))
-    .expire(key, settings.ttlSeconds)
-    .exec();
+  await append(withAppender(redis), userId, ["kind", event.kind, "ids", value === "all" ? "all" : JSON.stringify(value)], settings);
 }
 
 /** Parses one entry's flat field list; unknown or damaged entries come back as null. */

@@ -264,6 +264,52 @@ describe("socket limits and cookies", () => {
   });
 });
 
+describe("doorbells (decision 008)", () => {
+  const bellsOf = (userId: string) => `${streamKey(userId)}:bells`;
+
+  it("a connected user's set lists one live bell of the hub, and no longer once the user's last device leaves", async () => {
+    const fresh = await createMarketplace(env);
+    const d = await device(server.baseUrl, { token: fresh.provider.token });
+    const bells = await redis.smembers(bellsOf(fresh.provider.id));
+    expect(bells).toHaveLength(1);
+    expect(bells[0]).toMatch(/^hub-bell:[0-9a-f-]{36}:[0-2]$/);
+    expect(await redis.exists(bells[0]!)).toBe(1);
+    expect(await redis.ttl(bells[0]!)).toBeGreaterThan(0);
+    d.close();
+    await eventually(async () => (await redis.exists(bellsOf(fresh.provider.id))) === 0, "the bell unlisted");
+  });
+
+  it("an append drops a stopped hub's bell from the set and does not recreate it", async () => {
+    const fresh = await createMarketplace(env);
+    const dead = `hub-bell:${randomUUID()}:0`;
+    await redis.sadd(bellsOf(fresh.provider.id), dead);
+    await hire(env, fresh);
+    await eventually(async () => (await redis.xlen(streamKey(fresh.provider.id))) === 1, "the notification appended");
+    expect(await redis.sismember(bellsOf(fresh.provider.id), dead)).toBe(0);
+    expect(await redis.exists(dead)).toBe(0);
+  });
+
+  it("a missed ring delays a notification only until the reader's sweep; a stopped hub removes its bells", async () => {
+    const local = await createTestEnv({ HUB_SWEEP_MS: "300" });
+    const app = await startHttpServer(local);
+    let bells: string[];
+    try {
+      const fresh = await createMarketplace(local);
+      const d = await device(app.baseUrl, { token: fresh.provider.token });
+      bells = await redis.smembers(bellsOf(fresh.provider.id));
+      await redis.del(bellsOf(fresh.provider.id)); // the next append rings nobody
+      await hire(local, fresh);
+      const [n] = await d.waitFor(1, 3000);
+      expect(n!.seq).toBe(1);
+    } finally {
+      await app.stop();
+      await local.close();
+    }
+    expect(bells).toHaveLength(1);
+    expect(await redis.exists(bells[0]!)).toBe(0);
+  });
+});
+
 describe("Redis connections", () => {
   it("the hub holds the same number of Redis connections with 1 and with 500 connected users", async () => {
     const name = `aiutami-conncount-${randomUUID().slice(0, 8)}`;
