@@ -31,7 +31,9 @@ export type BenchServer = { baseUrl: string; pid: number; child: ChildProcess; s
  */
 export async function startServer(env: Record<string, string>, opts: { nodeArgs?: string[] } = {}): Promise<BenchServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", "server/main.ts"], {
+  // As `npm start` runs it (package.json): V8's helper pool sized by V8_POOL_SIZE, default 1.
+  const poolSize = `--v8-pool-size=${process.env.V8_POOL_SIZE ?? "1"}`;
+  const child = spawn(process.execPath, [poolSize, ...(opts.nodeArgs ?? []), "--import", "tsx", "server/main.ts"], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: "warn", NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), ...env },
     stdio: ["ignore", "inherit", "inherit"],
