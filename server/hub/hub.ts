@@ -155,6 +155,7 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
   });
 
   function unregister(socket: HubSocket) {
+    openers.delete(socket.id);
     socket.data.channel?.close();
     const { userId } = socket.data;
     const set = users.get(userId);
@@ -179,6 +180,8 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
   io.use(async (socket, next) => {
     const { userId } = socket.data;
     const lastId = (socket.handshake.auth as HubAuth).lastId;
+    // Gone while the session was checked: nothing to register, and no close event would follow.
+    if (socket.conn.readyState !== "open") return next(refuse("UNAUTHORIZED", "The connection closed during the handshake."));
     const channel = new DeliveryChannel(0, (n) => {
       deps.metrics.notificationsSent.inc();
       socket.emit("notification", publicShape(n) as Notification);
@@ -188,6 +191,9 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
     });
     socket.data.channel = channel;
     socket.on("disconnect", () => unregister(socket));
+    // A client that goes away while this middleware awaits never gets a "disconnect" (Socket.IO only
+    // emits it for connected sockets); the transport's close still comes.
+    socket.conn.once("close", () => unregister(socket));
     // The channel's first task: wait for the connection, then catch up. Live entries queue behind it.
     let open!: () => void;
     let prepared!: (knownSeq: number | null) => void;

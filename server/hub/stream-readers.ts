@@ -44,8 +44,8 @@ const xread = (conn: Redis, ...args: (string | number)[]) => (conn.xread as (...
 class StreamReader {
   /** User stream key -> the id of the last entry handed on. */
   readonly streams = new Map<string, string>();
-  /** Streams whose registration is under way -> whether a ring for them came meanwhile. */
-  private readonly starting = new Map<string, boolean>();
+  /** Streams whose registration is under way, each with whether a ring for it came meanwhile. */
+  private readonly starting = new Map<string, { rung: boolean }>();
   private bellLastId = "0-0";
   private resync = true;
   private renewedAt = 0;
@@ -74,18 +74,26 @@ class StreamReader {
    * reach the reader before the MULTI's reply reaches us; it is remembered and served here.
    */
   async add(key: string): Promise<void> {
-    this.starting.set(key, false);
+    // This registration's own entry: a remove and a newer add of the same key meanwhile replace it.
+    const entry = { rung: false };
+    this.starting.set(key, entry);
     try {
       const replies = await this.control.multi().sadd(bellsKey(key), this.bell).xrevrange(key, "+", "-", "COUNT", 1).exec();
       const failed = replies?.find(([err]) => err)?.[0];
       if (!replies || failed) throw failed ?? new Error("MULTI was discarded");
-      const rung = this.starting.get(key);
-      if (rung === undefined) return; // removed meanwhile
+      if (this.starting.get(key) !== entry) return; // removed meanwhile
       this.streams.set(key, (replies[1]![1] as Entry[])[0]?.[0] ?? "0-0");
-      if (rung) await this.readStreams(this.control, [key]);
-    } finally {
       this.starting.delete(key);
+      // From here on the loop serves rings itself; one that came before is served now.
+      if (entry.rung) await this.readStreams(this.control, [key]);
+    } finally {
+      if (this.starting.get(key) === entry) this.starting.delete(key);
     }
+  }
+
+  /** Streams read or being registered: what the pool balances on. */
+  get load(): number {
+    return this.streams.size + this.starting.size;
   }
 
   remove(key: string): void {
@@ -123,13 +131,24 @@ class StreamReader {
   /** (Re)creates the bell, lists this reader in every user's set again, then reads everything since. */
   private async resynchronise(): Promise<void> {
     this.resync = false;
-    this.bellLastId = await this.conn.xadd(this.bell, "MAXLEN", "~", BELL_MAXLEN, "*", "u", "") as string;
-    await this.conn.expire(this.bell, BELL_TTL_SECONDS);
+    // The bell and its expiry together, so no bell outlives its reader for want of an EXPIRE.
+    const created = await this.conn.multi().xadd(this.bell, "MAXLEN", "~", BELL_MAXLEN, "*", "u", "").expire(this.bell, BELL_TTL_SECONDS).exec();
+    const failed = created?.find(([err]) => err)?.[0];
+    if (!created || failed) throw failed ?? new Error("MULTI was discarded");
+    this.bellLastId = created[0]![1] as string;
     this.renewedAt = performance.now();
+    // SADDs go on the control connection, after any SREM already sent there for a user who left; a
+    // user who leaves while they are sent is taken out again below.
     const keys = [...this.streams.keys()];
     for (let i = 0; i < keys.length; i += SWEEP_CHUNK) {
-      const pipeline = this.conn.pipeline();
+      const pipeline = this.control.pipeline();
       for (const key of keys.slice(i, i + SWEEP_CHUNK)) pipeline.sadd(bellsKey(key), this.bell);
+      await pipeline.exec();
+    }
+    const gone = keys.filter((key) => !this.streams.has(key) && !this.starting.has(key));
+    if (gone.length > 0) {
+      const pipeline = this.control.pipeline();
+      for (const key of gone) pipeline.srem(bellsKey(key), this.bell);
       await pipeline.exec();
     }
     // Anything appended from here on rings the bell; anything before is read now.
@@ -157,8 +176,11 @@ class StreamReader {
         for (const [, fields] of rings) {
           if (!fields[1]) continue;
           const key = `user-${fields[1]}`;
-          if (this.starting.has(key)) this.starting.set(key, true);
-          else rung.add(key);
+          if (this.streams.has(key)) rung.add(key);
+          else {
+            const registering = this.starting.get(key);
+            if (registering) registering.rung = true;
+          }
         }
         await this.readStreams(this.conn, [...rung]);
       } catch (err) {
@@ -174,11 +196,12 @@ class StreamReader {
   async stop(): Promise<void> {
     this.running = false;
     this.stop$();
+    // The loop first, so that no resync recreates the bell or lists it again after it is removed.
+    this.conn.disconnect();
+    await this.done.catch(() => {});
     const pipeline = this.control.pipeline().del(this.bell);
     for (const key of this.streams.keys()) pipeline.srem(bellsKey(key), this.bell);
     await pipeline.exec().catch(() => {});
-    this.conn.disconnect();
-    await this.done.catch(() => {});
   }
 }
 
@@ -207,7 +230,7 @@ export class StreamReaderPool {
   add(key: string): Promise<void> {
     const known = this.registered.get(key);
     if (known) return known;
-    const reader = this.readers.reduce((a, b) => (b.streams.size < a.streams.size ? b : a));
+    const reader = this.readers.reduce((a, b) => (b.load < a.load ? b : a));
     const registered = reader.add(key).catch((err: unknown) => {
       if (this.registered.get(key) === registered) this.remove(key);
       throw err;
