@@ -4,7 +4,8 @@
  *
  *   npm run bench -- --scenario search,photos --providers 100000 --queries 500
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fork } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -97,6 +98,27 @@ async function machine() {
   };
 }
 
+/** The media store for every scenario: s3rver in its own process, on loopback. */
+async function startS3() {
+  const directory = mkdtempSync(join(os.tmpdir(), "aiutami-bench-s3-"));
+  const bucket = "aiutami-bench-media";
+  const child = fork(join(import.meta.dirname, "workers/s3.ts"), [directory, bucket], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("message", (m: { port: number }) => resolve(m.port));
+    child.once("exit", (code) => reject(new Error(`the S3 server exited with ${code}`)));
+  });
+  return {
+    env: { S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_BUCKET: bucket, S3_REGION: "us-east-1", S3_ACCESS_KEY_ID: "S3RVER", S3_SECRET_ACCESS_KEY: "S3RVER" },
+    stop: async () => {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.send({ type: "close" });
+      setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+      await exited;
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
 async function main() {
   const startedAt = new Date();
   const ownerUrl = await freshDatabase();
@@ -105,10 +127,12 @@ async function main() {
   const appUrl = database.appUrl;
   // --cpu-prof: each server writes a V8 CPU profile into bench/results/profiles/ when it stops.
   const nodeArgs = values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${join(ROOT, "bench/results/profiles")}`] : [];
+  // Media go to an S3-protocol server of their own, as in production, not the server's embedded one.
+  const s3 = await startS3();
   // Each scenario gets a freshly started server, so none inherits another's heap, sockets or caches.
   const withServer = async <T>(fn: (server: Awaited<ReturnType<typeof startServer>>) => Promise<T>): Promise<T> => {
     const dataDir = join(os.tmpdir(), `aiutami-bench-${Date.now()}`);
-    const server = await startServer({ DATABASE_URL: ownerUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, LOGIN_MAX_FAILURES_PER_ADDRESS: "100000" }, { nodeArgs });
+    const server = await startServer({ DATABASE_URL: ownerUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, LOGIN_MAX_FAILURES_PER_ADDRESS: "100000", ...s3.env }, { nodeArgs });
     try {
       return await fn(server);
     } finally {
@@ -116,28 +140,33 @@ async function main() {
     }
   };
   const figures: Record<string, unknown> = {};
-  if (scenarios.includes("delivery")) {
-    console.log(`delivery: ${params.sockets} provider sockets, ${params.rate} hires/s for ${params.duration} s, then the throughput ladder and the bare Socket.IO baseline...`);
-    const live = await withServer((server) =>
-      runLive({ server, appUrl, sockets: params.sockets, rate: params.rate, seconds: params.duration, throughputRates: params.throughputRates, throughputSeconds: params.throughputDuration }),
-    );
-    figures.delivery = live.delivery;
-    figures.throughput = live.throughput;
-  }
-  if (scenarios.includes("capacity")) {
-    console.log(`capacity: ramping idle authenticated sockets to ${params.capacitySockets}, then the naive hub with ${params.naiveUsers} users...`);
-    figures.capacity = await withServer((server) => runCapacity({ server, appUrl, redisUrl, sockets: params.capacitySockets, step: 2000, naiveUsers: params.naiveUsers }));
-  }
-  if (scenarios.includes("search")) {
-    console.log(`search: generating ${params.providers} providers, then ${params.queries} radius searches with a kind filter...`);
-    figures.search = await withServer((server) => runSearch({ providers: params.providers, queries: params.queries, ownerUrl, appUrl, baseUrl: server.baseUrl }));
-  }
-  if (scenarios.includes("photos")) {
-    console.log(`photos: ${params.photoSequential} sequential 12 MP uploads, then ${params.photoConcurrent} at once...`);
-    figures.photos = await withServer((server) => runPhotos({ baseUrl: server.baseUrl, pid: server.pid, sequential: params.photoSequential, concurrent: params.photoConcurrent }));
+  try {
+    if (scenarios.includes("delivery")) {
+      console.log(`delivery: ${params.sockets} provider sockets, ${params.rate} hires/s for ${params.duration} s, then the throughput ladder and the bare Socket.IO baseline...`);
+      const live = await withServer((server) =>
+        runLive({ server, appUrl, sockets: params.sockets, rate: params.rate, seconds: params.duration, throughputRates: params.throughputRates, throughputSeconds: params.throughputDuration }),
+      );
+      figures.delivery = live.delivery;
+      figures.throughput = live.throughput;
+    }
+    if (scenarios.includes("capacity")) {
+      console.log(`capacity: ramping idle authenticated sockets to ${params.capacitySockets}, then the naive hub with ${params.naiveUsers} users...`);
+      figures.capacity = await withServer((server) => runCapacity({ server, appUrl, redisUrl, sockets: params.capacitySockets, step: 2000, naiveUsers: params.naiveUsers }));
+    }
+    if (scenarios.includes("search")) {
+      console.log(`search: generating ${params.providers} providers, then ${params.queries} radius searches with a kind filter...`);
+      figures.search = await withServer((server) => runSearch({ providers: params.providers, queries: params.queries, ownerUrl, appUrl, baseUrl: server.baseUrl }));
+    }
+    if (scenarios.includes("photos")) {
+      console.log(`photos: ${params.photoSequential} sequential 12 MP uploads, then ${params.photoConcurrent} at once...`);
+      figures.photos = await withServer((server) => runPhotos({ baseUrl: server.baseUrl, pid: server.pid, sequential: params.photoSequential, concurrent: params.photoConcurrent }));
+    }
+  } finally {
+    await s3.stop();
   }
 
-  const result = { startedAt: startedAt.toISOString(), seconds: Math.round((Date.now() - startedAt.getTime()) / 1000), machine: await machine(), params, ...figures };
+  const setup = { media: "s3rver in its own process (as MinIO or S3 in production)", nodeFlags: `--v8-pool-size=${process.env.V8_POOL_SIZE ?? "1"} (as npm start)` };
+  const result = { startedAt: startedAt.toISOString(), seconds: Math.round((Date.now() - startedAt.getTime()) / 1000), machine: await machine(), params, setup, ...figures };
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   const file = join(ROOT, "bench/results", `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);

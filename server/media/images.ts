@@ -1,12 +1,26 @@
-import sharp, { type Metadata } from "sharp";
+import type sharpModule from "sharp";
+import type { Metadata } from "sharp";
 import { AppError } from "../errors";
 
-// Only the three loaders the product accepts may run, whatever the bytes claim to be: SVG, TIFF,
-// GIF, PDF, HEIF and the rest are blocked in libvips itself.
-sharp.block({ operation: ["VipsForeignLoad"] });
-sharp.unblock({ operation: ["VipsForeignLoadJpegBuffer", "VipsForeignLoadPngBuffer", "VipsForeignLoadWebpBuffer"] });
-// No operation cache: uploads are one-off, and the cache would only hold memory.
-sharp.cache(false);
+type Sharp = typeof sharpModule;
+let loading: Promise<Sharp> | undefined;
+
+/**
+ * sharp (libvips, about 18 MB) loads with the first picture, so a process that never decodes one,
+ * such as a hub, does not carry it.
+ */
+function loadSharp(): Promise<Sharp> {
+  loading ??= import("sharp").then(({ default: sharp }): Sharp => {
+    // Only the three loaders the product accepts may run, whatever the bytes claim to be: SVG, TIFF,
+    // GIF, PDF, HEIF and the rest are blocked in libvips itself.
+    sharp.block({ operation: ["VipsForeignLoad"] });
+    sharp.unblock({ operation: ["VipsForeignLoadJpegBuffer", "VipsForeignLoadPngBuffer", "VipsForeignLoadWebpBuffer"] });
+    // No operation cache: uploads are one-off, and the cache would only hold memory.
+    sharp.cache(false);
+    return sharp;
+  });
+  return loading;
+}
 
 export type ImageType = "jpeg" | "png" | "webp";
 
@@ -34,6 +48,7 @@ export const RENDITIONS = [
  * auto-rotated and shrunk on load, and writes every rendition as WebP with no metadata at all.
  */
 export async function renderProfilePhoto(bytes: Buffer, opts: { maxPixels: number }): Promise<Rendition[]> {
+  const sharp = await loadSharp();
   let header: Metadata;
   try {
     // Reads the header only (nothing is decoded), so the size is known before any pixel is.

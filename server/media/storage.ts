@@ -1,7 +1,6 @@
 import { mkdirSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import S3rver from "s3rver";
 import type { Config } from "../config";
 
 /** Object storage as the product uses it: put with headers, delete a set, read (for the /media route). */
@@ -48,6 +47,8 @@ export async function openMediaStorage(config: Config): Promise<MediaStorage> {
   let stopEmbedded = async () => {};
   if (s3.kind === "embedded") {
     mkdirSync(s3.directory, { recursive: true });
+    // Loaded only here: a process on a real S3 or MinIO does not carry the embedded server (about 27 MB).
+    const { default: S3rver } = await import("s3rver");
     const server = new S3rver({
       address: "127.0.0.1",
       port: 0,
