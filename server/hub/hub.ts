@@ -215,9 +215,7 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
       prepared(known);
       next();
     } catch (err) {
-      openers.delete(socket.id);
-      channel.close();
-      unregister(socket);
+      unregister(socket); // also drops the opener and closes the channel
       log.error({ err, userId }, "socket registration failed");
       next(refuse("UNAUTHORIZED", "Could not open the inbox; try again."));
     }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import type { Logger } from "../logger";
-import { BELL_MAXLEN, bellsKey } from "../notifications/stream";
+import { BELL_MAXLEN, bellsKey, streamKey } from "../notifications/stream";
 
 type Entry = [id: string, fields: string[]];
 type XReadReply = Array<[key: string, entries: Entry[]]> | null;
@@ -22,6 +22,14 @@ export function isAfter(a: string, b: string): boolean {
   const [am = 0, as = 0] = a.split("-").map(Number);
   const [bm = 0, bs = 0] = b.split("-").map(Number);
   return am !== bm ? am > bm : as > bs;
+}
+
+/** Runs a MULTI and returns its replies; a failed command, or a discarded MULTI, throws. */
+async function execMulti(multi: ChainableCommander): Promise<unknown[]> {
+  const replies = await multi.exec();
+  if (!replies) throw new Error("MULTI was discarded");
+  for (const [err] of replies) if (err) throw err;
+  return replies.map(([, value]) => value);
 }
 
 const xread = (conn: Redis, ...args: (string | number)[]) => (conn.xread as (...a: (string | number)[]) => Promise<XReadReply>)(...args);
@@ -78,11 +86,9 @@ class StreamReader {
     const entry = { rung: false };
     this.starting.set(key, entry);
     try {
-      const replies = await this.control.multi().sadd(bellsKey(key), this.bell).xrevrange(key, "+", "-", "COUNT", 1).exec();
-      const failed = replies?.find(([err]) => err)?.[0];
-      if (!replies || failed) throw failed ?? new Error("MULTI was discarded");
+      const [, top] = await execMulti(this.control.multi().sadd(bellsKey(key), this.bell).xrevrange(key, "+", "-", "COUNT", 1));
       if (this.starting.get(key) !== entry) return; // removed meanwhile
-      this.streams.set(key, (replies[1]![1] as Entry[])[0]?.[0] ?? "0-0");
+      this.streams.set(key, (top as Entry[])[0]?.[0] ?? "0-0");
       this.starting.delete(key);
       // From here on the loop serves rings itself; one that came before is served now.
       if (entry.rung) await this.readStreams(this.control, [key]);
@@ -132,10 +138,8 @@ class StreamReader {
   private async resynchronise(): Promise<void> {
     this.resync = false;
     // The bell and its expiry together, so no bell outlives its reader for want of an EXPIRE.
-    const created = await this.conn.multi().xadd(this.bell, "MAXLEN", "~", BELL_MAXLEN, "*", "u", "").expire(this.bell, BELL_TTL_SECONDS).exec();
-    const failed = created?.find(([err]) => err)?.[0];
-    if (!created || failed) throw failed ?? new Error("MULTI was discarded");
-    this.bellLastId = created[0]![1] as string;
+    const [markerId] = await execMulti(this.conn.multi().xadd(this.bell, "MAXLEN", "~", BELL_MAXLEN, "*", "u", "").expire(this.bell, BELL_TTL_SECONDS));
+    this.bellLastId = markerId as string;
     this.renewedAt = performance.now();
     // SADDs go on the control connection, after any SREM already sent there for a user who left; a
     // user who leaves while they are sent is taken out again below.
@@ -175,7 +179,7 @@ class StreamReader {
         const rung = new Set<string>();
         for (const [, fields] of rings) {
           if (!fields[1]) continue;
-          const key = `user-${fields[1]}`;
+          const key = streamKey(fields[1]);
           if (this.streams.has(key)) rung.add(key);
           else {
             const registering = this.starting.get(key);
@@ -211,8 +215,8 @@ class StreamReader {
  */
 export class StreamReaderPool {
   private readonly readers: StreamReader[];
-  private readonly owner = new Map<string, StreamReader>();
-  private readonly registered = new Map<string, Promise<void>>();
+  /** Each stream read: the reader that owns it, and its registration (done, or under way). */
+  private readonly registrations = new Map<string, { reader: StreamReader; ready: Promise<void> }>();
   readonly hubId = randomUUID();
 
   constructor(opts: { size: number; connect: () => Redis; control: Redis; onEntries: EntriesHandler; log: Logger; sweepMs: number }) {
@@ -228,24 +232,22 @@ export class StreamReaderPool {
    * way waits for the same registration.
    */
   add(key: string): Promise<void> {
-    const known = this.registered.get(key);
-    if (known) return known;
+    const known = this.registrations.get(key);
+    if (known) return known.ready;
     const reader = this.readers.reduce((a, b) => (b.load < a.load ? b : a));
-    const registered = reader.add(key).catch((err: unknown) => {
-      if (this.registered.get(key) === registered) this.remove(key);
+    const ready = reader.add(key).catch((err: unknown) => {
+      if (this.registrations.get(key)?.ready === ready) this.remove(key);
       throw err;
     });
-    this.owner.set(key, reader);
-    this.registered.set(key, registered);
-    return registered;
+    this.registrations.set(key, { reader, ready });
+    return ready;
   }
 
   remove(key: string): void {
-    const reader = this.owner.get(key);
-    if (!reader) return;
-    this.owner.delete(key);
-    this.registered.delete(key);
-    reader.remove(key);
+    const registration = this.registrations.get(key);
+    if (!registration) return;
+    this.registrations.delete(key);
+    registration.reader.remove(key);
   }
 
   get size(): number {
@@ -253,7 +255,7 @@ export class StreamReaderPool {
   }
 
   get streams(): number {
-    return this.owner.size;
+    return this.registrations.size;
   }
 
   async close(): Promise<void> {
