@@ -4,7 +4,6 @@
  *
  *   npm run bench -- --scenario search,photos --providers 100000 --queries 500
  */
-import { fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -17,7 +16,8 @@ import { runCapacity } from "./scenarios/capacity";
 import { runLive } from "./scenarios/live";
 import { runPhotos } from "./scenarios/photos";
 import { runSearch } from "./scenarios/search";
-import { startServer } from "../tests/helpers/spawn-server";
+import { SERVER_NODE_FLAGS, startServer } from "../tests/helpers/spawn-server";
+import { startWorker } from "./lib/child";
 
 const ROOT = join(import.meta.dirname, "..");
 const SCENARIOS = ["delivery", "capacity", "search", "photos"] as const;
@@ -102,18 +102,12 @@ async function machine() {
 async function startS3() {
   const directory = mkdtempSync(join(os.tmpdir(), "aiutami-bench-s3-"));
   const bucket = "aiutami-bench-media";
-  const child = fork(join(import.meta.dirname, "workers/s3.ts"), [directory, bucket], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once("message", (m: { port: number }) => resolve(m.port));
-    child.once("exit", (code) => reject(new Error(`the S3 server exited with ${code}`)));
-  });
+  const worker = startWorker("workers/s3.ts");
+  const { port } = await worker.request<{ port: number }>({ type: "start", directory, bucket }, "ready");
   return {
     env: { S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_BUCKET: bucket, S3_REGION: "us-east-1", S3_ACCESS_KEY_ID: "S3RVER", S3_SECRET_ACCESS_KEY: "S3RVER" },
     stop: async () => {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.send({ type: "close" });
-      setTimeout(() => child.kill("SIGKILL"), 5000).unref();
-      await exited;
+      await worker.stop();
       rmSync(directory, { recursive: true, force: true });
     },
   };
@@ -165,7 +159,7 @@ async function main() {
     await s3.stop();
   }
 
-  const setup = { media: "s3rver in its own process (as MinIO or S3 in production)", nodeFlags: `--v8-pool-size=${process.env.V8_POOL_SIZE ?? "1"} (as npm start)` };
+  const setup = { media: "s3rver in its own process (as MinIO or S3 in production)", nodeFlags: `${SERVER_NODE_FLAGS.join(" ")} (as npm start)` };
   const result = { startedAt: startedAt.toISOString(), seconds: Math.round((Date.now() - startedAt.getTime()) / 1000), machine: await machine(), params, setup, ...figures };
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   const file = join(ROOT, "bench/results", `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);

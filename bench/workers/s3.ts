@@ -4,10 +4,13 @@
  */
 import S3rver from "s3rver";
 
-const [directory, bucket] = process.argv.slice(2) as [string, string];
-const server = new S3rver({ address: "127.0.0.1", port: 0, directory, silent: true, configureBuckets: [{ name: bucket, configs: [] }] });
-const { port } = await server.run();
-process.send!({ type: "ready", port });
-process.on("message", (msg: { type: string }) => {
-  if (msg.type === "close") void server.close().finally(() => process.exit(0));
+let server: S3rver | undefined;
+process.on("message", (msg: { type: string; directory?: string; bucket?: string }) => {
+  if (msg.type === "close") void (server?.close() ?? Promise.resolve()).finally(() => process.exit(0));
+  if (msg.type !== "start") return;
+  server = new S3rver({ address: "127.0.0.1", port: 0, directory: msg.directory!, silent: true, configureBuckets: [{ name: msg.bucket!, configs: [] }] });
+  server.run().then(
+    ({ port }) => process.send!({ type: "ready", port }),
+    (err: Error) => process.send!({ type: "error", error: err.message }),
+  );
 });

@@ -23,6 +23,9 @@ export function rssMb(pid: number): number {
   return kb / 1024;
 }
 
+/** Node's flags as `npm start` (package.json) gives them: V8's helper pool sized by V8_POOL_SIZE, default 1. */
+export const SERVER_NODE_FLAGS = [`--v8-pool-size=${process.env.V8_POOL_SIZE ?? "1"}`];
+
 export type BenchServer = { baseUrl: string; pid: number; child: ChildProcess; stop(): Promise<void> };
 
 /**
@@ -31,9 +34,7 @@ export type BenchServer = { baseUrl: string; pid: number; child: ChildProcess; s
  */
 export async function startServer(env: Record<string, string>, opts: { nodeArgs?: string[] } = {}): Promise<BenchServer> {
   const port = await freePort();
-  // As `npm start` runs it (package.json): V8's helper pool sized by V8_POOL_SIZE, default 1.
-  const poolSize = `--v8-pool-size=${process.env.V8_POOL_SIZE ?? "1"}`;
-  const child = spawn(process.execPath, [poolSize, ...(opts.nodeArgs ?? []), "--import", "tsx", "server/main.ts"], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...(opts.nodeArgs ?? []), "--import", "tsx", "server/main.ts"], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: "warn", NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), ...env },
     stdio: ["ignore", "inherit", "inherit"],
