@@ -4,27 +4,25 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMarketplace } from "../helpers/hiring";
 import { eventually } from "../helpers/sockets";
 import { startThrowawayRedis } from "../helpers/throwaway-servers";
-import { createTestEnv, startHttpServer, type TestEnv } from "../helpers/test-app";
+import { startTestApp, type TestApp } from "../helpers/test-app";
 
 let redis: Awaited<ReturnType<typeof startThrowawayRedis>>;
-let env: TestEnv;
-let server: Awaited<ReturnType<typeof startHttpServer>>;
+let app: TestApp;
 let control: Redis;
 beforeAll(async () => {
   redis = await startThrowawayRedis();
-  env = await createTestEnv({ REDIS_URL: redis.url });
-  server = await startHttpServer(env);
+  app = await startTestApp({ REDIS_URL: redis.url });
   control = new Redis(redis.url);
 });
 afterAll(async () => {
   control.disconnect();
-  await server.stop();
-  await env.close();
+  await app.close();
   await redis.stop();
 });
 
 describe("fault: a client leaves while its registration waits on Redis", () => {
   it("leaves nothing behind: no user held, no stream read, no bell listed", async () => {
+    const { env, server } = app;
     const m = await createMarketplace(env);
     const hub = server.app.hub!;
     // Writes wait for 1.5 s, so the registration's MULTI (SADD of the bell) is held up.

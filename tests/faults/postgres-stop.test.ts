@@ -6,25 +6,23 @@ import { checkDelivery } from "../helpers/delivery-checker";
 import { createMarketplace, hireInput } from "../helpers/hiring";
 import { connectDevice, eventually } from "../helpers/sockets";
 import { startThrowawayPostgres } from "../helpers/throwaway-servers";
-import { createTestEnv, startHttpServer, type TestEnv } from "../helpers/test-app";
+import { startTestApp, type TestApp } from "../helpers/test-app";
 
 let pg: Awaited<ReturnType<typeof startThrowawayPostgres>>;
-let env: TestEnv;
-let server: Awaited<ReturnType<typeof startHttpServer>>;
+let app: TestApp;
 beforeAll(async () => {
   pg = await startThrowawayPostgres();
   await migratePostgresDatabase(pg.url);
-  env = await createTestEnv({ DATABASE_URL: pg.url });
-  server = await startHttpServer(env);
+  app = await startTestApp({ DATABASE_URL: pg.url });
 });
 afterAll(async () => {
-  await server?.stop();
-  await env?.close();
+  await app?.close();
   pg?.stop();
 });
 
 describe("fault: PostgreSQL stopped immediately in the middle of calls", () => {
   it("the calls roll back with a clear error and a request id, leave no stream entry, and the server recovers without a restart", async () => {
+    const { env, server } = app;
     const m = await createMarketplace(env);
     const device = await connectDevice(server.baseUrl, { token: m.provider.token });
     const hireOverHttp = async (i: number) => {

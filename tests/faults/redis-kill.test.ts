@@ -3,24 +3,22 @@ import { checkDelivery } from "../helpers/delivery-checker";
 import { createMarketplace, hireInput } from "../helpers/hiring";
 import { connectDevice, eventually } from "../helpers/sockets";
 import { startThrowawayRedis } from "../helpers/throwaway-servers";
-import { callerAs, createTestEnv, startHttpServer, type TestEnv } from "../helpers/test-app";
+import { callerAs, startTestApp, type TestApp } from "../helpers/test-app";
 
 let redis: Awaited<ReturnType<typeof startThrowawayRedis>>;
-let env: TestEnv;
-let server: Awaited<ReturnType<typeof startHttpServer>>;
+let app: TestApp;
 beforeAll(async () => {
   redis = await startThrowawayRedis();
-  env = await createTestEnv({ REDIS_URL: redis.url });
-  server = await startHttpServer(env);
+  app = await startTestApp({ REDIS_URL: redis.url });
 });
 afterAll(async () => {
-  await server.stop();
-  await env.close();
+  await app.close();
   await redis.stop();
 });
 
 describe("fault: Redis killed (SIGKILL) during 1,000 hires, then restarted", () => {
   it("hires keep succeeding, and after the restart every notification arrives once, in order", async () => {
+    const { env, server } = app;
     const m = await createMarketplace(env);
     const device = await connectDevice(server.baseUrl, { token: m.provider.token });
     const asClient = callerAs(env, m.client.auth, { tenant: m.tenant.slug });

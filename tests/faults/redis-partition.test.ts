@@ -1,28 +1,25 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { checkDelivery } from "../helpers/delivery-checker";
 import { createMarketplace, hireInput } from "../helpers/hiring";
 import { connectDevice, eventually } from "../helpers/sockets";
 import { TcpProxy } from "../helpers/tcp-proxy";
-import { callerAs, createTestEnv, startHttpServer, type TestEnv } from "../helpers/test-app";
+import { callerAs, openOwnerSql, startTestApp, type TestApp } from "../helpers/test-app";
 
 let proxy: TcpProxy;
-let env: TestEnv;
-let server: Awaited<ReturnType<typeof startHttpServer>>;
+let app: TestApp;
 beforeAll(async () => {
   proxy = await new TcpProxy({ host: "127.0.0.1", port: Number(new URL(inject("redisUrl")).port || 6379) }).start();
-  env = await createTestEnv({ REDIS_URL: proxy.url });
-  server = await startHttpServer(env);
+  app = await startTestApp({ REDIS_URL: proxy.url });
 });
 afterAll(async () => {
-  await server.stop();
-  await env.close();
+  await app.close();
   await proxy.stop();
 });
 
 describe("fault: Redis unreachable for 5 seconds (a proxy drops all traffic)", () => {
   it("the relay backs off, memory and event-loop delay stay bounded, and it catches up", async () => {
+    const { env, server } = app;
     const m = await createMarketplace(env);
     const device = await connectDevice(server.baseUrl, { token: m.provider.token });
     const asClient = callerAs(env, m.client.auth, { tenant: m.tenant.slug });
@@ -48,7 +45,7 @@ describe("fault: Redis unreachable for 5 seconds (a proxy drops all traffic)", (
     loop.disable();
     const loopP99Ms = loop.percentile(99) / 1e6;
 
-    const owner = postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
+    const owner = openOwnerSql();
     const [{ attempts }] = (await owner`select coalesce(max(stream_attempts), 0)::int as attempts from notifications where user_id = ${m.provider.id}`) as unknown as [{ attempts: number }];
     await owner.end();
     console.log(`redis-partition: ${hires} hires, ${hires - 1} during a 5 s outage; caught up ${catchUpMs} ms after; heap +${heapGrowthMb.toFixed(1)} MB; event-loop p99 ${loopP99Ms.toFixed(1)} ms; at most ${attempts} append attempts per notification`);

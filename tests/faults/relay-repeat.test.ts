@@ -1,25 +1,20 @@
-import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { notificationsAfter } from "../../server/notifications/service";
 import { appendNotifications } from "../../server/notifications/stream";
 import { checkDelivery } from "../helpers/delivery-checker";
 import { createMarketplace, hire } from "../helpers/hiring";
 import { connectDevice } from "../helpers/sockets";
-import { createTestEnv, startHttpServer, type TestEnv } from "../helpers/test-app";
+import { openOwnerSql, startTestApp, type TestApp } from "../helpers/test-app";
 
-let env: TestEnv;
-let server: Awaited<ReturnType<typeof startHttpServer>>;
+let app: TestApp;
 beforeAll(async () => {
-  env = await createTestEnv();
-  server = await startHttpServer(env);
+  app = await startTestApp();
 });
-afterAll(async () => {
-  await server.stop();
-  await env.close();
-});
+afterAll(() => app.close());
 
 describe("fault: the relay dies between XADD and recording that it streamed", () => {
   it("the repeat on the stream reaches nobody twice", async () => {
+    const { env, server } = app;
     const m = await createMarketplace(env);
     const device = await connectDevice(server.baseUrl, { token: m.provider.token });
     for (let i = 0; i < 5; i++) await hire(env, m, i);
@@ -27,7 +22,7 @@ describe("fault: the relay dies between XADD and recording that it streamed", ()
     // As after a crash: appended again by hand, then unrecorded and picked up by the relay's loop.
     const records = await notificationsAfter(env.deps.db, { userId: m.provider.id, afterSeq: 0, limit: 10 });
     await appendNotifications(env.deps.redis, records, env.config.stream);
-    const owner = postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
+    const owner = openOwnerSql();
     await owner`update notifications set streamed_at = null, created_at = now() - interval '1 minute' where user_id = ${m.provider.id}`;
     await owner.end();
     expect(await env.deps.relay.relayOnce()).toBeGreaterThanOrEqual(5);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import postgres from "postgres";
 import { inject } from "vitest";
 import { openPostgres, type OpenedDatabase } from "../../db/migrate";
 import { createApp, createDeps, type App } from "../../server/app";
@@ -93,7 +94,9 @@ export function callerAs(env: TestEnv, auth: Auth | null, opts: { tenant?: strin
 }
 
 /** A real HTTP server on an ephemeral port, over the same database and Redis as `env`. */
-export async function startHttpServer(env: TestEnv): Promise<{ app: App; baseUrl: string; stop(): Promise<void> }> {
+export type TestServer = { app: App; baseUrl: string; stop(): Promise<void> };
+
+export async function startHttpServer(env: TestEnv): Promise<TestServer> {
   const app = createApp({
     config: env.config,
     log: env.deps.log,
@@ -104,4 +107,28 @@ export async function startHttpServer(env: TestEnv): Promise<{ app: App; baseUrl
   });
   const { port } = await app.listen();
   return { app, baseUrl: `http://127.0.0.1:${port}`, stop: () => app.close() };
+}
+
+export type TestApp = { env: TestEnv; server: TestServer; close(): Promise<void> };
+
+/** An environment and its HTTP server; `close()` stops the server, then the environment. */
+export async function startTestApp(overrides: Record<string, string> = {}, opts: { redisName?: string } = {}): Promise<TestApp> {
+  const env = await createTestEnv(overrides, opts);
+  const server = await startHttpServer(env).catch(async (err: unknown) => {
+    await env.close();
+    throw err;
+  });
+  return {
+    env,
+    server,
+    close: async () => {
+      await server.stop();
+      await env.close();
+    },
+  };
+}
+
+/** A connection as the owner role (RLS does not apply): for tests that look behind the server's back. */
+export function openOwnerSql(): postgres.Sql {
+  return postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
 }

@@ -1,10 +1,10 @@
-import postgres from "postgres";
+import type postgres from "postgres";
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addMember, createTenant, createUser, type TestUser } from "../helpers/factories";
 import { createProvider, profileInput } from "../helpers/profiles";
 import { ACCESS, callProcedure, procedures, sampleInput, type Fixture, type Role } from "../helpers/procedure-catalog";
-import { callerAs, createTestEnv, type TestEnv } from "../helpers/test-app";
+import { callerAs, createTestEnv, openOwnerSql, type TestEnv } from "../helpers/test-app";
 
 /**
  * The authorization matrix, built from the router: every procedure is called with no session, from
@@ -19,7 +19,7 @@ let outsiderTenant: string;
 
 beforeAll(async () => {
   env = await createTestEnv();
-  owner = postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
+  owner = openOwnerSql();
   const tenant = await createTenant(env);
   const { user: provider } = await createProvider(env, tenant, profileInput("tutor", "milan"));
   const client = await addMember(env, tenant, "client");

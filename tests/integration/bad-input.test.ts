@@ -1,11 +1,11 @@
 import { TRPCError } from "@trpc/server";
-import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZodError } from "zod";
 import { zodIssues } from "../../server/errors";
 import { createTenant, createUser } from "../helpers/factories";
 import { CALL_AS, callProcedure, DEPENDENTS, MULTIPART, procedures, VALID_INPUTS, type Fixture } from "../helpers/procedure-catalog";
-import { callerAs, createTestEnv, type TestEnv } from "../helpers/test-app";
+import { callerAs, createTestEnv, openOwnerSql, type TestEnv } from "../helpers/test-app";
 
 
 /** Procedures whose input is an object with at least one field. */
@@ -29,7 +29,7 @@ let fixture: Fixture;
 
 beforeAll(async () => {
   env = await createTestEnv();
-  owner = postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
+  owner = openOwnerSql();
   const tenant = await createTenant(env);
   const member = await createUser(env);
   const provider = await createUser(env);

@@ -1,16 +1,16 @@
 import { type TRPCError } from "@trpc/server";
-import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addMember, createUser } from "../helpers/factories";
 import { createMarketplace, hire, hireInput, type Marketplace } from "../helpers/hiring";
 import { createProvider, profileInput } from "../helpers/profiles";
-import { callerAs, createTestEnv, type TestEnv } from "../helpers/test-app";
+import { callerAs, createTestEnv, openOwnerSql, type TestEnv } from "../helpers/test-app";
 
 let env: TestEnv;
 let owner: postgres.Sql;
 beforeAll(async () => {
   env = await createTestEnv();
-  owner = postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
+  owner = openOwnerSql();
 });
 afterAll(async () => {
   await owner.end();

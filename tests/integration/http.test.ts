@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgres } from "../../db/migrate";
 import { createApp } from "../../server/app";
 import { createTenant, createUser, TEST_PASSWORD } from "../helpers/factories";
-import { createTestEnv, startHttpServer, type TestEnv } from "../helpers/test-app";
+import { createTestEnv, startHttpServer, startTestApp, type TestEnv } from "../helpers/test-app";
 
 let env: TestEnv;
 let server: Awaited<ReturnType<typeof startHttpServer>>;
@@ -205,8 +205,7 @@ describe("metrics", () => {
 
 describe("log-in throttling behind a proxy", () => {
   it("holds when a client rotates X-Forwarded-For: only the hop the trusted proxy appended counts", async () => {
-    const proxied = await createTestEnv({ TRUST_PROXY: "true", LOGIN_MAX_FAILURES_PER_ADDRESS: "4", LOGIN_MAX_FAILURES_PER_EMAIL: "100" });
-    const app = await startHttpServer(proxied);
+    const { server: app, close } = await startTestApp({ TRUST_PROXY: "true", LOGIN_MAX_FAILURES_PER_ADDRESS: "4", LOGIN_MAX_FAILURES_PER_EMAIL: "100" });
     // Constant within this run (the proxy's view of one client), new for every run (counters live 15 minutes).
     const real = `198.51.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
     try {
@@ -222,8 +221,7 @@ describe("log-in throttling behind a proxy", () => {
       expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
       expect(statuses.slice(4)).toEqual([429, 429]);
     } finally {
-      await app.stop();
-      await proxied.close();
+      await close();
     }
   });
 });

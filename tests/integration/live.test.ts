@@ -9,7 +9,7 @@ import { createUser, TEST_PASSWORD, unique } from "../helpers/factories";
 import { createMarketplace, hire, type Marketplace } from "../helpers/hiring";
 import { connectDevice, eventually, type TestDevice } from "../helpers/sockets";
 import { TcpProxy } from "../helpers/tcp-proxy";
-import { callerAs, createTestEnv, startHttpServer, type TestEnv } from "../helpers/test-app";
+import { callerAs, createTestEnv, startHttpServer, startTestApp, type TestEnv } from "../helpers/test-app";
 
 let env: TestEnv;
 let server: Awaited<ReturnType<typeof startHttpServer>>;
@@ -21,6 +21,15 @@ const device = async (...args: Parameters<typeof connectDevice>) => {
   return d;
 };
 const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+/** A device sees hire 0 and goes away; hires 1 to 5 are made while it is gone. Returns what it saw. */
+async function missFiveHires(m: Marketplace) {
+  const first = await device(server.baseUrl, { token: m.provider.token });
+  await hire(env, m, 0);
+  const [seen] = await first.waitFor(1);
+  first.close();
+  for (let i = 1; i <= 5; i++) await hire(env, m, i);
+  return seen!;
+}
 
 beforeAll(async () => {
   env = await createTestEnv({ HUB_SESSION_CHECK_MS: "300", ALLOWED_ORIGINS: "https://app.aiutami.test" });
@@ -82,12 +91,8 @@ describe("live delivery", () => {
 
   it("after a dropped connection, resuming from the last id gets exactly the 5 missed, in order, then live ones", async () => {
     const fresh = await createMarketplace(env);
-    const first = await device(server.baseUrl, { token: fresh.provider.token });
-    await hire(env, fresh, 0);
-    const [seen] = await first.waitFor(1);
-    first.close();
-    for (let i = 1; i <= 5; i++) await hire(env, fresh, i);
-    const again = await device(server.baseUrl, { token: fresh.provider.token, lastId: seen!.id });
+    const seen = await missFiveHires(fresh);
+    const again = await device(server.baseUrl, { token: fresh.provider.token, lastId: seen.id });
     const missed = await again.waitFor(5);
     expect(missed.map((n) => n.seq)).toEqual([2, 3, 4, 5, 6]);
     expect(missed.map((n) => n.payload.jobDescription)).toEqual([1, 2, 3, 4, 5].map((i) => `Afternoon company and a walk for my father (${i})`));
@@ -100,14 +105,10 @@ describe("live delivery", () => {
   it("when the stream was trimmed or lost, the missed part comes from PostgreSQL", async () => {
     for (const damage of ["trim", "delete"] as const) {
       const fresh = await createMarketplace(env);
-      const first = await device(server.baseUrl, { token: fresh.provider.token });
-      await hire(env, fresh, 0);
-      const [seen] = await first.waitFor(1);
-      first.close();
-      for (let i = 1; i <= 5; i++) await hire(env, fresh, i);
+      const seen = await missFiveHires(fresh);
       if (damage === "trim") await redis.xtrim(streamKey(fresh.provider.id), "MAXLEN", 1);
       else await redis.del(streamKey(fresh.provider.id));
-      const again = await device(server.baseUrl, { token: fresh.provider.token, lastId: seen!.id });
+      const again = await device(server.baseUrl, { token: fresh.provider.token, lastId: seen.id });
       expect((await again.waitFor(5)).map((n) => n.seq)).toEqual([2, 3, 4, 5, 6]);
       await settle();
       expect(again.received).toHaveLength(5);
@@ -290,8 +291,7 @@ describe("doorbells (decision 008)", () => {
   });
 
   it("a missed ring delays a notification only until the reader's sweep; a stopped hub removes its bells", async () => {
-    const local = await createTestEnv({ HUB_SWEEP_MS: "300" });
-    const app = await startHttpServer(local);
+    const { env: local, server: app, close } = await startTestApp({ HUB_SWEEP_MS: "300" });
     let bells: string[];
     try {
       const fresh = await createMarketplace(local);
@@ -302,8 +302,7 @@ describe("doorbells (decision 008)", () => {
       const [n] = await d.waitFor(1, 3000);
       expect(n!.seq).toBe(1);
     } finally {
-      await app.stop();
-      await local.close();
+      await close();
     }
     expect(bells).toHaveLength(1);
     expect(await redis.exists(bells[0]!)).toBe(0);
@@ -313,8 +312,7 @@ describe("doorbells (decision 008)", () => {
 describe("Redis connections", () => {
   it("the hub holds the same number of Redis connections with 1 and with 500 connected users", async () => {
     const name = `aiutami-conncount-${randomUUID().slice(0, 8)}`;
-    const local = await createTestEnv({}, { redisName: name });
-    const hubServer = await startHttpServer(local);
+    const { env: local, server: hubServer, close } = await startTestApp({}, { redisName: name });
     const opened: TestDevice[] = [];
     try {
       const count = async () => ((await redis.client("LIST")) as string).split("\n").filter((l) => l.includes(` name=${name}-`)).length;
@@ -336,8 +334,7 @@ describe("Redis connections", () => {
       expect(withFiveHundred).toBeLessThanOrEqual(4);
     } finally {
       opened.forEach((d) => d.close());
-      await hubServer.stop();
-      await local.close();
+      await close();
     }
   }, 60_000);
 });
@@ -345,8 +342,7 @@ describe("Redis connections", () => {
 describe("Redis outage", () => {
   it("with Redis unreachable hires still succeed, and every notification arrives once it is back", async () => {
     const proxy = await new TcpProxy({ host: "127.0.0.1", port: Number(new URL(inject("redisUrl")).port || 6379) }).start();
-    const local = await createTestEnv({ REDIS_URL: proxy.url });
-    const app = await startHttpServer(local);
+    const { env: local, server: app, close } = await startTestApp({ REDIS_URL: proxy.url });
     try {
       const m = await createMarketplace(local);
       const d = await device(app.baseUrl, { token: m.provider.token });
@@ -361,8 +357,7 @@ describe("Redis outage", () => {
       await settle(2500);
       expect(d.received.map((n) => n.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     } finally {
-      await app.stop();
-      await local.close();
+      await close();
       await proxy.stop();
     }
   }, 40_000);

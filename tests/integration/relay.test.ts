@@ -1,18 +1,18 @@
 import { Redis } from "ioredis";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createLogger } from "../../server/logger";
 import { NotificationRelay } from "../../server/notifications/relay";
 import { streamKey } from "../../server/notifications/stream";
 import { createMarketplace, hireInput } from "../helpers/hiring";
-import { callerAs, createTestEnv, type TestEnv } from "../helpers/test-app";
+import { callerAs, createTestEnv, openOwnerSql, type TestEnv } from "../helpers/test-app";
 
 let env: TestEnv;
 let owner: postgres.Sql;
 let redis: Redis;
 beforeAll(async () => {
   env = await createTestEnv();
-  owner = postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
+  owner = openOwnerSql();
   redis = new Redis(inject("redisUrl"));
 });
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addMember, createTenant, type TestTenant } from "../helpers/factories";
-import { createTestEnv, type TestEnv } from "../helpers/test-app";
+import { createTestEnv, openOwnerSql, type TestEnv } from "../helpers/test-app";
 
 const TENANT_TABLES = ["tenants", "memberships", "audit_log"];
 
@@ -16,7 +16,7 @@ beforeAll(async () => {
   if (env.config.database.kind !== "postgres") throw new Error("needs postgres");
   // Straight to the database as the server's own role, and as the owner for the catalog.
   app = postgres(env.config.database.appUrl, { max: 2, onnotice: () => {} });
-  owner = postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
+  owner = openOwnerSql();
   a = await createTenant(env);
   b = await createTenant(env);
   await addMember(env, a, "client");
