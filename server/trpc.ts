@@ -4,7 +4,7 @@ import type { Transaction } from "../db/client";
 import type { Context } from "./context";
 import { AppError, isDatabaseUnavailable, toTRPCError, ZodError, zodIssues, type FieldIssue } from "./errors";
 import { bindScope } from "./db-scope";
-import { enterTenant, TENANT_REF_PATTERN, type TenantRole } from "./tenants/resolve";
+import { enterTenant, roleRefused, TENANT_REF_PATTERN, tenantNotFound, type TenantRole } from "./tenants/resolve";
 
 const t = initTRPC.context<Context>().create({
   /**
@@ -119,9 +119,7 @@ export const tenantProcedure = authedProcedure.use(async ({ ctx, next }) => {
   const committed: Array<() => Promise<void> | void> = [];
   const result = await ctx.db.transaction(async (tx: Transaction) => {
     const membership = await enterTenant(tx, { userId: ctx.auth.user.id, ref });
-    if (!membership) {
-      throw new TRPCError({ code: "NOT_FOUND", message: `Tenant "${ref}" not found among your tenants.` });
-    }
+    if (!membership) throw tenantNotFound(ref);
     /** Work that must wait for the commit (appending notifications to Redis streams). */
     const afterCommit = (fn: () => Promise<void> | void) => void committed.push(fn);
     const inner = await next({ ctx: { db: tx, tenant: membership.tenant, role: membership.role, afterCommit } });
@@ -146,7 +144,7 @@ export const tenantMemberProcedure = authedProcedure.use(async ({ ctx, next }) =
   const ref = tenantRefOf(ctx);
   const userId = ctx.auth.user.id;
   const membership = await ctx.db.transaction((tx) => enterTenant(tx, { userId, ref }));
-  if (!membership) throw new TRPCError({ code: "NOT_FOUND", message: `Tenant "${ref}" not found among your tenants.` });
+  if (!membership) throw tenantNotFound(ref);
   const inTenant = <T>(fn: (tx: Transaction) => Promise<T>): Promise<T> =>
     ctx.db.transaction(async (tx) => {
       await bindScope(tx, { userId, tenantId: membership.tenant.id });
@@ -155,17 +153,19 @@ export const tenantMemberProcedure = authedProcedure.use(async ({ ctx, next }) =
   return next({ ctx: { tenant: membership.tenant, role: membership.role, inTenant } });
 });
 
+/**
+ * The tenant named by `x-tenant-id`, checked for shape only: for a procedure whose single statement
+ * resolves the tenant, checks the role and does the work in one round trip (hires.create). It answers
+ * refusals with tenantNotFound() and roleRefused(), as the tenant procedures do.
+ */
+export const tenantStatementProcedure = authedProcedure.use(({ ctx, next }) => next({ ctx: { tenantRef: tenantRefOf(ctx) } }));
+
 /** Refuses members whose role in the tenant is not one of `roles`; used after a tenant middleware. */
 function roleGuard(roles: TenantRole[]) {
   return t.middleware(({ ctx, next }) => {
     // Runs only after tenantProcedure or tenantMemberProcedure, which put the role on the context.
     const role = (ctx as unknown as { role: TenantRole }).role;
-    if (!roles.includes(role)) {
-      throw new TRPCError({
-        code: "FORBIDDEN",
-        message: `This needs the ${roles.join(" or ")} role in this tenant; you are ${role}.`,
-      });
-    }
+    if (!roles.includes(role)) throw roleRefused(roles, role);
     return next();
   });
 }

@@ -1,4 +1,4 @@
-import { auditActorOf, clientProcedure, providerProcedure, router, tenantProcedure } from "../trpc";
+import { auditActorOf, clientProcedure, providerProcedure, router, tenantProcedure, tenantStatementProcedure } from "../trpc";
 import { CreateHireInput, HireIdInput, HireOutput, ListHiresInput, ListHiresOutput } from "./schemas";
 import { createHire, getHire, listHires, transitionHire, type Transition } from "./service";
 
@@ -24,12 +24,13 @@ function step(base: typeof tenantProcedure, action: Transition) {
 
 export const hiresRouter = router({
   /** A client hires a published provider of this tenant; the provider is notified live. */
-  create: clientProcedure
+  create: tenantStatementProcedure
     .input(CreateHireInput)
     .output(HireOutput)
     .mutation(async ({ ctx, input }) => {
-      const { hire, notifications } = await createHire({ db: ctx.db, tenant: ctx.tenant, actor: auditActorOf(ctx), client: ctx.auth.user, input, now: ctx.clock() });
-      ctx.afterCommit(() => ctx.relay.publish(notifications));
+      const { hire, notifications } = await createHire({ db: ctx.db, tenantRef: ctx.tenantRef, actor: auditActorOf(ctx), client: ctx.auth.user, input, now: ctx.clock() });
+      // Committed: a failed append is the relay's to retry, never this call's failure.
+      await ctx.relay.publish(notifications).catch((err: unknown) => ctx.log.error({ err }, "after-commit work failed"));
       return hire;
     }),
   accept: step(providerProcedure, "accept"),

@@ -1,12 +1,12 @@
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { uuidv7 } from "uuidv7";
-import type { Database } from "../../db/client";
-import { hires, memberships, providerProfiles, users, type hireStatuses } from "../../db/schema";
+import { rowsOf, type Database } from "../../db/client";
+import { hires, type hireStatuses } from "../../db/schema";
 import { recordAudit, type AuditActor } from "../audit/service";
 import { AppError } from "../errors";
 import { takePage } from "../pagination";
-import { createNotification, type NotificationRecord } from "../notifications/service";
-import type { TenantRef, TenantRole } from "../tenants/resolve";
+import { createNotification, toNotification, type NotificationRecord } from "../notifications/service";
+import { roleRefused, tenantNotFound, type TenantRef, type TenantRole } from "../tenants/resolve";
 import type { CreateHireInput, HireOutput } from "./schemas";
 
 type Status = (typeof hireStatuses)[number];
@@ -51,69 +51,83 @@ function toHire(row: HireRow): HireOutput {
 
 type Scope = { db: Database; tenant: TenantRef; actor: AuditActor };
 
+type CreateHireRow = { outcome: "created" | "no_tenant" | "not_client" | "no_provider"; tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole; seq: string | number };
+
 /**
- * A client hires a published provider of the same tenant. The hire, the provider's notification
- * and the audit row are written in the caller's transaction; the notification goes to the stream
- * only after the commit (the caller's afterCommit).
+ * A client hires a published provider of the tenant named by `tenantRef`. One statement (db function
+ * app_create_hire) enters the tenant, checks the role and the provider, and writes the hire, the
+ * provider's notification and the audit row: one round trip and one transaction, under the same
+ * row-level security as statements sent one by one. A refusal writes nothing. The caller publishes the
+ * returned notification: the statement has committed when this returns.
  */
-export async function createHire(opts: Scope & { client: Person; input: CreateHireInput; now: Date }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
-  const { db, tenant, input, client } = opts;
+export async function createHire(opts: { db: Database; tenantRef: string; actor: AuditActor; client: Person; input: CreateHireInput; now: Date }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
+  const { input, client, actor } = opts;
   if (Date.parse(input.startsAt) < opts.now.getTime() - 5 * 60_000) {
     throw new AppError("BAD_REQUEST", "startsAt is in the past.", { issues: [{ path: "startsAt", message: "must not be in the past" }] });
-  }
-  const [provider] = await db
-    .select({ id: users.id })
-    .from(memberships)
-    .innerJoin(users, eq(users.id, memberships.userId))
-    .innerJoin(providerProfiles, and(eq(providerProfiles.tenantId, memberships.tenantId), eq(providerProfiles.userId, memberships.userId)))
-    .where(and(eq(memberships.tenantId, tenant.id), eq(memberships.userId, input.providerId), eq(memberships.role, "provider"), eq(providerProfiles.published, true)))
-    .limit(1);
-  if (!provider) {
-    throw new AppError("NOT_FOUND", "No published provider with that id in this tenant.", { issues: [{ path: "providerId", message: "is not a published provider here" }] });
   }
   // The client's name and phone as they are now (from their session): the snapshot on the hire.
   const fullName = `${client.firstName} ${client.lastName}`;
   const now = new Date();
-  const row = {
-    id: uuidv7(),
+  const hireId = uuidv7();
+  const notificationId = uuidv7();
+  const startsAt = new Date(input.startsAt);
+  const endsAt = input.endsAt ? new Date(input.endsAt) : null;
+  const lat = input.lat ?? null;
+  const lng = input.lng ?? null;
+  // What the original system sent the provider; the statement adds the tenant's id.
+  const payload = {
+    hireId,
+    userId: input.providerId,
+    clientId: client.id,
+    fullName,
+    phoneNumber: client.phone,
+    location: input.location,
+    time: startsAt.toISOString(),
+    endsAt: endsAt ? endsAt.toISOString() : null,
+    jobDescription: input.jobDescription,
+  };
+  const changes = { status: "requested", providerId: input.providerId };
+  const result = await opts.db.execute(sql`
+    select outcome, tenant_id, tenant_slug, tenant_name, member_role, seq from app_create_hire(
+      ${client.id}::uuid, ${opts.tenantRef}::text,
+      ${hireId}::uuid, ${input.providerId}::uuid, ${input.jobDescription}::text, ${input.location}::text, ${lat}::float8, ${lng}::float8,
+      ${startsAt.toISOString()}::timestamptz, ${endsAt ? endsAt.toISOString() : null}::timestamptz, ${fullName}::text, ${client.phone}::text, ${now.toISOString()}::timestamptz,
+      ${notificationId}::uuid, ${JSON.stringify(payload)}::jsonb,
+      ${uuidv7()}::uuid, ${JSON.stringify(changes)}::jsonb, ${actor.sessionId}::text, ${actor.ip}::text, ${actor.userAgent?.slice(0, 512) ?? null}::text, ${actor.requestId}::text)`);
+  const [row] = rowsOf<CreateHireRow>(result);
+  if (!row || row.outcome === "no_tenant") throw tenantNotFound(opts.tenantRef);
+  if (row.outcome === "not_client") throw roleRefused(["client"], row.member_role);
+  if (row.outcome === "no_provider") {
+    throw new AppError("NOT_FOUND", "No published provider with that id in this tenant.", { issues: [{ path: "providerId", message: "is not a published provider here" }] });
+  }
+  const tenant = { id: row.tenant_id, slug: row.tenant_slug, name: row.tenant_name };
+  const hire = toHire({
+    id: hireId,
     tenantId: tenant.id,
     clientId: client.id,
     providerId: input.providerId,
-    status: "requested" as const,
+    status: "requested",
     jobDescription: input.jobDescription,
     location: input.location,
-    lat: input.lat ?? null,
-    lng: input.lng ?? null,
-    startsAt: new Date(input.startsAt),
-    endsAt: input.endsAt ? new Date(input.endsAt) : null,
+    lat,
+    lng,
+    startsAt,
+    endsAt,
     clientFullName: fullName,
     clientPhone: client.phone,
     createdAt: now,
     updatedAt: now,
-  };
-  const hire = toHire(row);
-  // Three independent writes, sent together (postgres.js pipelines them on the transaction's connection).
-  const [, notification] = await Promise.all([
-    db.insert(hires).values(row),
-    createNotification(db, {
-      userId: hire.providerId,
-      tenant,
-      type: "hire.requested",
-      payload: {
-        hireId: hire.id,
-        tenantId: tenant.id,
-        userId: hire.providerId,
-        clientId: hire.clientId,
-        fullName,
-        phoneNumber: hire.clientPhone,
-        location: hire.location,
-        time: hire.startsAt,
-        endsAt: hire.endsAt,
-        jobDescription: hire.jobDescription,
-      },
-    }),
-    recordAudit(db, opts.actor, { tenantId: tenant.id, action: "hire.create", entityType: "hire", entityId: hire.id, changes: { status: "requested", providerId: hire.providerId } }),
-  ]);
+  });
+  const notification = toNotification({
+    id: notificationId,
+    userId: input.providerId,
+    seq: Number(row.seq),
+    tenant,
+    type: "hire.requested",
+    payload: { ...payload, tenantId: tenant.id },
+    createdAt: now,
+    readAt: null,
+  });
   return { hire, notifications: [notification] };
 }
 

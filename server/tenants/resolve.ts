@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { rowsOf, type Database } from "../../db/client";
 import type { tenantRoles } from "../../db/schema";
+import { AppError } from "../errors";
 
 export type TenantRole = (typeof tenantRoles)[number];
 export type TenantRef = { id: string; slug: string; name: string };
@@ -18,4 +19,14 @@ export async function enterTenant(tx: Database, opts: { userId: string; ref: str
   );
   const [row] = rowsOf<{ tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole }>(rows);
   return row ? { tenant: { id: row.tenant_id, slug: row.tenant_slug, name: row.tenant_name }, role: row.member_role } : null;
+}
+
+/** An unknown tenant and one that is not yours answer alike. */
+export function tenantNotFound(ref: string): AppError {
+  return new AppError("NOT_FOUND", `Tenant "${ref}" not found among your tenants.`);
+}
+
+/** A member whose role in the tenant is not one of `roles`. */
+export function roleRefused(roles: TenantRole[], role: TenantRole): AppError {
+  return new AppError("FORBIDDEN", `This needs the ${roles.join(" or ")} role in this tenant; you are ${role}.`);
 }

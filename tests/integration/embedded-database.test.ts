@@ -1,8 +1,9 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPglite, type OpenedDatabase } from "../../db/migrate";
-import { memberships, tenants, users } from "../../db/schema";
+import { auditLog, hires, memberships, notifications, providerProfiles, tenants, users } from "../../db/schema";
 import { bindScope } from "../../server/db-scope";
+import { createHire } from "../../server/hires/service";
 
 /** The embedded default (PGlite) runs the same migrations and the same row-level security. */
 describe("embedded database", () => {
@@ -37,4 +38,47 @@ describe("embedded database", () => {
     expect(seen).toEqual([{ slug: "one" }]);
   });
 
+  it("takes a hire in one statement (app_create_hire), and a refused one writes nothing", async () => {
+    const { db } = database;
+    const person = (email: string) => ({ email, passwordHash: "x", firstName: "Ada", lastName: "Rossi", phone: "+39 02 1234" });
+    const [client, provider] = await db.insert(users).values([person("client@b.test"), person("carer@b.test")]).returning({ id: users.id });
+    const tenantId = crypto.randomUUID();
+    await db.transaction(async (tx) => {
+      await bindScope(tx, { userId: client!.id, tenantId });
+      await tx.insert(tenants).values({ id: tenantId, slug: "care", name: "Care" });
+      await tx.insert(memberships).values([
+        { tenantId, userId: client!.id, role: "client" },
+        { tenantId, userId: provider!.id, role: "provider" },
+      ]);
+      await tx.insert(providerProfiles).values({
+        tenantId,
+        userId: provider!.id,
+        kind: "senior_caregiver",
+        headline: "Carer",
+        hourlyRateCents: 2000,
+        currency: "EUR",
+        city: "Milan",
+        lat: 45.46,
+        lng: 9.19,
+        serviceRadiusKm: 10,
+        published: true,
+      });
+    });
+    const actor = { userId: client!.id, sessionId: "s", ip: null, userAgent: null, requestId: "r" };
+    const input = { providerId: provider!.id, jobDescription: "Company in the afternoon", location: "Via Roma 1", startsAt: new Date(Date.now() + 86_400_000).toISOString() };
+    const asClient = { id: client!.id, firstName: "Ada", lastName: "Rossi", phone: "+39 02 1234" };
+    const { hire, notifications: [sent] } = await createHire({ db, tenantRef: "care", actor, client: asClient, input, now: new Date() });
+    expect(hire).toMatchObject({ tenantId, status: "requested", clientFullName: "Ada Rossi" });
+    expect(sent).toMatchObject({ seq: 1, userId: provider!.id, tenant: { id: tenantId, slug: "care" }, payload: { tenantId, hireId: hire.id } });
+
+    const asProvider = { ...asClient, id: provider!.id };
+    await expect(createHire({ db, tenantRef: "care", actor, client: asProvider, input, now: new Date() })).rejects.toThrow(/needs the client role in this tenant; you are provider/);
+    await expect(createHire({ db, tenantRef: "elsewhere", actor, client: asClient, input, now: new Date() })).rejects.toThrow(/Tenant "elsewhere" not found/);
+    await expect(createHire({ db, tenantRef: "care", actor, client: asClient, input: { ...input, providerId: client!.id }, now: new Date() })).rejects.toThrow(/No published provider/);
+    const counts = await db.transaction(async (tx) => {
+      await bindScope(tx, { userId: provider!.id, tenantId });
+      return Promise.all([tx.$count(hires), tx.$count(notifications), tx.$count(auditLog)]);
+    });
+    expect(counts).toEqual([1, 1, 1]);
+  });
 });

@@ -110,6 +110,8 @@ describe("hires", () => {
 
   it("refuses hiring a provider who is not published, not a provider, or in another tenant, and providers hiring", async () => {
     const { user: hidden } = await createProvider(env, m.tenant, profileInput("tutor", "milan", { published: false }));
+    const written = async () => (await owner`select (select count(*) from hires where tenant_id = ${m.tenant.id})::int as h, (select count(*) from notifications where tenant_id = ${m.tenant.id})::int as n, (select count(*) from audit_log where tenant_id = ${m.tenant.id} and action = 'hire.create')::int as a`)[0];
+    const before = await written();
     expect(await codeOf(as(env, m.client, m).hires.create(hireInput(hidden.id)))).toBe("NOT_FOUND");
     expect(await codeOf(as(env, m.client, m).hires.create(hireInput(m.client.id)))).toBe("NOT_FOUND");
     const elsewhere = await createMarketplace(env);
@@ -118,6 +120,10 @@ describe("hires", () => {
     const past = (await as(env, m.client, m).hires.create({ ...hireInput(m.provider.id), startsAt: "2020-01-01T10:00:00Z" }).catch((e) => e)) as TRPCError;
     expect(past.code).toBe("BAD_REQUEST");
     expect(past.message).toMatch(/past/);
+    const outsider = await createUser(env);
+    const notMine = (await callerAs(env, outsider.auth, { tenant: m.tenant.slug }).hires.create(hireInput(m.provider.id)).catch((e) => e)) as TRPCError;
+    expect([notMine.code, notMine.message]).toEqual(["NOT_FOUND", `Tenant "${m.tenant.slug}" not found among your tenants.`]);
+    expect(await written()).toEqual(before);
   });
 
   it("lists the caller's hires as client or as provider, filtered and paged", async () => {
