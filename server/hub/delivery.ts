@@ -4,19 +4,26 @@ import type { NotificationRecord } from "../notifications/service";
  * Delivers one user's notifications to one socket exactly once and in `seq` order. Everything
  * goes through one queue, so catch-up and live entries cannot interleave:
  *   seq <= last delivered  -> a repeat (an append retried by the relay, a stream re-read): dropped;
- *   seq == last + 1        -> delivered;
- *   seq >  last + 1        -> the missing ones are committed (seq order is commit order), so they
- *                             are fetched from PostgreSQL and delivered first.
+ *   seq == last + 1        -> delivered, with any parked ones that now follow;
+ *   seq >  last + 1        -> parked for `reorderMs`. Two hires to one user that commit a moment apart
+ *                             can reach the stream in the other order (their appends race), and the
+ *                             missing one then arrives within that window. If it does not (its append
+ *                             failed and waits for the relay), the missing ones are committed (seq order
+ *                             is commit order), so they are fetched from PostgreSQL and delivered first.
  */
 export class DeliveryChannel {
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Entries that came ahead of a gap, by seq, waiting for it to fill. */
+  private readonly parked = new Map<number, NotificationRecord>();
+  private gapTimer: NodeJS.Timeout | undefined;
 
   constructor(
     public lastSeq: number,
     private readonly emit: (n: NotificationRecord) => void,
     private readonly fetchRange: (afterSeq: number, uptoSeq: number) => Promise<NotificationRecord[]>,
     private readonly onError: (err: unknown) => void,
+    private readonly reorderMs = 50,
   ) {}
 
   /** Queues work that must run in order with deliveries (the catch-up at connect). */
@@ -25,11 +32,20 @@ export class DeliveryChannel {
     return this.chain;
   }
 
+  /** A live entry from the stream. */
   offer(n: NotificationRecord): void {
-    void this.run(() => this.deliver(n));
+    void this.run(async () => {
+      if (this.closed || n.seq <= this.lastSeq) return;
+      if (n.seq > this.lastSeq + 1 && this.reorderMs > 0) {
+        this.parked.set(n.seq, n);
+        this.gapTimer ??= setTimeout(() => void this.run(() => this.fillGap()), this.reorderMs);
+        return;
+      }
+      await this.deliver(n);
+    });
   }
 
-  /** Delivers `n` and anything missing before it. */
+  /** Delivers `n` and anything missing before it, then whatever parked entries follow. */
   async deliver(n: NotificationRecord): Promise<void> {
     if (this.closed || n.seq <= this.lastSeq) return;
     if (n.seq > this.lastSeq + 1) {
@@ -37,6 +53,31 @@ export class DeliveryChannel {
       for (const m of missing) this.send(m);
     }
     this.send(n);
+    this.drainParked();
+  }
+
+  /** The window passed with a gap still open: fetch up to the first parked entry. */
+  private async fillGap(): Promise<void> {
+    this.gapTimer = undefined;
+    const first = Math.min(...this.parked.keys());
+    const n = this.parked.get(first);
+    if (!n) return;
+    this.parked.delete(first);
+    await this.deliver(n);
+  }
+
+  private drainParked(): void {
+    for (let next = this.parked.get(this.lastSeq + 1); next; next = this.parked.get(this.lastSeq + 1)) {
+      this.parked.delete(next.seq);
+      this.send(next);
+    }
+    for (const seq of this.parked.keys()) if (seq <= this.lastSeq) this.parked.delete(seq);
+    if (this.parked.size === 0) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
+    } else {
+      this.gapTimer ??= setTimeout(() => void this.run(() => this.fillGap()), this.reorderMs);
+    }
   }
 
   private send(n: NotificationRecord): void {
@@ -47,5 +88,7 @@ export class DeliveryChannel {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.gapTimer);
+    this.parked.clear();
   }
 }
