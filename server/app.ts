@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import pLimit from "p-limit";
 import type { Database } from "../db/client";
 import type { OpenedDatabase } from "../db/migrate";
+import { SessionCache } from "./auth/session-cache";
 import { LoginThrottle } from "./auth/throttle";
 import { systemClock, type Clock } from "./clock";
 import type { Config } from "./config";
@@ -50,6 +51,7 @@ export function createDeps(opts: { config: Config; log: Logger; db: Database; re
     config: opts.config,
     clock: opts.clock ?? systemClock,
     loginThrottle: new LoginThrottle(opts.redis, opts.config.loginThrottle),
+    sessionCache: new SessionCache(opts.redis, opts.log, { ttlMs: opts.config.sessionCacheMs, pollMs: 250, maxEntries: 50_000 }),
     storage: opts.storage,
     photoDecodeSlots: pLimit(opts.config.media.maxConcurrentDecodes),
     relay: new NotificationRelay({ db: opts.db, redis: opts.redis, log: opts.log, stream: opts.config.stream }),
@@ -148,6 +150,7 @@ export function createApp(opts: {
   const hub = config.roles.hub ? createHub(server, deps, redis.duplicate) : null;
   if (hub) deps.metrics.hubGauges(hub.stats);
   if (config.roles.relay) deps.relay.start();
+  if (config.roles.api) deps.sessionCache.start();
   server.keepAliveTimeout = 5_000;
   // A client has this long to send a whole request, so a slow sender cannot hold an upload slot.
   server.requestTimeout = 60_000;
@@ -174,6 +177,7 @@ export function createApp(opts: {
       server.closeAllConnections();
       await closed;
       await deps.relay.stop();
+      deps.sessionCache.stop();
       await redis.close();
       await storage.close();
       await database.close();

@@ -36,6 +36,7 @@ export const EnvSchema = z.object({
   TRUST_PROXY: bool.default(false),
   SESSION_INACTIVITY_DAYS: z.coerce.number().positive().max(365).default(14),
   SESSION_ABSOLUTE_DAYS: z.coerce.number().positive().max(3650).default(30),
+  SESSION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   LOGIN_MAX_FAILURES_PER_EMAIL: z.coerce.number().int().min(1).default(10),
   LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(50),
   LOGIN_THROTTLE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
@@ -79,6 +80,8 @@ export type Config = {
   trustProxy: boolean;
   cookieSecure: boolean;
   session: { inactivityMs: number; absoluteMs: number };
+  /** How long the API keeps a session row (0: every call reads it); revocations reach every process sooner. */
+  sessionCacheMs: number;
   loginThrottle: { maxPerEmail: number; maxPerAddress: number; windowSeconds: number };
   shutdownTimeoutMs: number;
   /** Serve the live inbox page at /demo (default: on with the embedded database, off otherwise). */
@@ -171,6 +174,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.TRUST_PROXY,
     cookieSecure: e.NODE_ENV !== "development",
     session: { inactivityMs: e.SESSION_INACTIVITY_DAYS * DAY_MS, absoluteMs: e.SESSION_ABSOLUTE_DAYS * DAY_MS },
+    sessionCacheMs: e.SESSION_CACHE_MS,
     loginThrottle: {
       maxPerEmail: e.LOGIN_MAX_FAILURES_PER_EMAIL,
       maxPerAddress: e.LOGIN_MAX_FAILURES_PER_ADDRESS,

@@ -1,5 +1,6 @@
 import type { LimitFunction } from "p-limit";
 import type { Database } from "../db/client";
+import type { SessionCache } from "./auth/session-cache";
 import type { LoginThrottle } from "./auth/throttle";
 import type { SessionUser, ValidSession } from "./auth/sessions";
 import type { Clock } from "./clock";
@@ -18,6 +19,8 @@ export type AppDeps = {
   config: Config;
   clock: Clock;
   loginThrottle: LoginThrottle;
+  /** Session rows for a few seconds; revocations go through it (`revoke`). */
+  sessionCache: SessionCache;
   storage: MediaStorage;
   /** At most PHOTO_MAX_CONCURRENT_DECODES pictures decode at once; the rest wait their turn. */
   photoDecodeSlots: LimitFunction;

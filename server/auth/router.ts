@@ -54,6 +54,7 @@ export const authRouter = router({
     .output(z.object({ ok: z.literal(true) }))
     .mutation(async ({ ctx }) => {
       await deleteSession(ctx.db, ctx.auth.session.id);
+      await ctx.sessionCache.revoke({ userId: ctx.auth.user.id, sessionIds: [ctx.auth.session.id] });
       await announce(ctx, ctx.auth.user.id, { kind: "revoked", sessionIds: [ctx.auth.session.id] });
       ctx.response.setCookie(clearedSessionCookie(ctx.config.cookieSecure));
       return { ok: true as const };
@@ -65,6 +66,7 @@ export const authRouter = router({
     .output(z.object({ revoked: z.number().int() }))
     .mutation(async ({ ctx }) => {
       const ids = await deleteUserSessions(ctx.db, ctx.auth.user.id);
+      await ctx.sessionCache.revoke({ userId: ctx.auth.user.id, sessionIds: "all" });
       await announce(ctx, ctx.auth.user.id, { kind: "revoked", sessionIds: "all" });
       ctx.response.setCookie(clearedSessionCookie(ctx.config.cookieSecure));
       return { revoked: ids.length };
@@ -93,6 +95,7 @@ export const authRouter = router({
       .output(z.object({ ok: z.literal(true) }))
       .mutation(async ({ ctx, input }) => {
         await revokeSession({ db: ctx.db, userId: ctx.auth.user.id, sessionId: input.id });
+        await ctx.sessionCache.revoke({ userId: ctx.auth.user.id, sessionIds: [input.id] });
         await announce(ctx, ctx.auth.user.id, { kind: "revoked", sessionIds: [input.id] });
         if (input.id === ctx.auth.session.id) ctx.response.setCookie(clearedSessionCookie(ctx.config.cookieSecure));
         return { ok: true as const };

@@ -4,6 +4,7 @@ import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
 import { and, eq, ne, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { sessions, users } from "../../db/schema";
+import type { SessionCache } from "./session-cache";
 
 /** How long a session lives: idle timeout and hard limit, both from the config. */
 export type SessionPolicy = { inactivityMs: number; absoluteMs: number };
@@ -102,14 +103,24 @@ export async function validateSessionToken(opts: {
   token: string;
   now: Date;
   policy: SessionPolicy;
+  /** Rows read a moment ago, when this process keeps them (the API does; see SessionCache). */
+  cache?: SessionCache;
 }): Promise<{ session: ValidSession; user: SessionUser } | null> {
   if (!TOKEN_PATTERN.test(opts.token)) return null;
   const [id, secret] = opts.token.split(".") as [string, string];
-  const [row] = await sessionLookup(opts.db).execute({ id });
+  const { cache } = opts;
+  let row = cache?.get(id);
+  if (!row) {
+    const seen = cache?.generation ?? 0;
+    const [found] = await sessionLookup(opts.db).execute({ id });
+    row = found && { ...found, id };
+    if (row) cache?.set(row, seen);
+  }
   if (!row || !constantTimeEqual(hashSecret(secret), row.secretHash)) return null;
 
   const expiresAt = sessionExpiry(row, opts.policy);
   if (opts.now.getTime() >= expiresAt.getTime()) {
+    cache?.forget({ userId: row.userId, sessionIds: [id] });
     await opts.db.delete(sessions).where(eq(sessions.id, id));
     return null;
   }
@@ -117,6 +128,8 @@ export async function validateSessionToken(opts: {
   if (opts.now.getTime() - lastSeenAt.getTime() >= LAST_SEEN_REFRESH_MS) {
     lastSeenAt = opts.now;
     await opts.db.update(sessions).set({ lastSeenAt }).where(eq(sessions.id, id));
+    // The cached row now carries the new time, so the next call does not write again.
+    row.lastSeenAt = lastSeenAt;
   }
   const session = { id, userId: row.userId, createdAt: row.createdAt, lastSeenAt };
   return { session: { ...session, expiresAt: sessionExpiry(session, opts.policy) }, user: row.user };

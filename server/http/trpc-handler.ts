@@ -14,7 +14,7 @@ export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res
   let auth: Awaited<ReturnType<typeof validateSessionToken>> = null;
   let failure: unknown;
   try {
-    auth = token ? await validateSessionToken({ db: deps.db, token, now: deps.clock(), policy: deps.config.session }) : null;
+    auth = token ? await validateSessionToken({ db: deps.db, token, now: deps.clock(), policy: deps.config.session, cache: deps.sessionCache }) : null;
   } catch (err) {
     failure = err; // answered by the call boundary, which knows the request id
   }
