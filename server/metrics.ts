@@ -12,12 +12,18 @@ export function createMetrics() {
     registers: [registry],
   });
   const notificationsSent = new Counter({ name: "aiutami_hub_notifications_emitted_total", help: "Notifications emitted to sockets", registers: [registry] });
+  const hubEntries = new Counter({
+    name: "aiutami_hub_stream_entries_total",
+    help: "Stream entries the hub took, by how: carried by the doorbell's ring, or read from the user's stream",
+    labelNames: ["via"] as const,
+    registers: [registry],
+  });
   const hubGauges = (stats: () => { sockets: number; users: number; streams: number }) => {
     new Gauge({ name: "aiutami_hub_sockets", help: "Connected sockets", registers: [registry], collect() { this.set(stats().sockets); } });
     new Gauge({ name: "aiutami_hub_users", help: "Users with a socket on this process", registers: [registry], collect() { this.set(stats().users); } });
     new Gauge({ name: "aiutami_hub_streams", help: "User streams read by this process", registers: [registry], collect() { this.set(stats().streams); } });
   };
-  return { registry, calls, notificationsSent, hubGauges };
+  return { registry, calls, notificationsSent, hubEntries, hubGauges };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -83,7 +83,8 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
     connect,
     control: redis,
     log,
-    onEntries: (key, entries) => {
+    onEntries: (key, entries, via) => {
+      deps.metrics.hubEntries.inc({ via }, entries.length);
       const userId = key.slice("user-".length);
       const sockets = users.get(userId);
       if (!sockets) return;

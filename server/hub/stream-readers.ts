@@ -5,7 +5,8 @@ import { BELL_MAXLEN, bellsKey, streamKey } from "../notifications/stream";
 
 type Entry = [id: string, fields: string[]];
 type XReadReply = Array<[key: string, entries: Entry[]]> | null;
-export type EntriesHandler = (key: string, entries: Entry[]) => void;
+/** New entries of one stream, in order, and whether the ring carried them or they were read. */
+export type EntriesHandler = (key: string, entries: Entry[], via: "ring" | "read") => void;
 
 /** Entries taken per stream per XREAD; a stream that fills the page is read again at once. */
 const PAGE = 500;
@@ -43,7 +44,8 @@ const xread = (conn: Redis, ...args: (string | number)[]) => (conn.xread as (...
  * reads the rung users' streams with one non-blocking `XREAD` over all of them, from each stream's
  * last id. So a wake costs Redis time in proportion to the entries, not to the users connected
  * (decision 008), and users come and go with a SADD or SREM: no connection per user, and no need
- * to interrupt a blocked read.
+ * to interrupt a blocked read. A ring carries its entry and the id of the entry before it; when that
+ * is the stream's last id here, the entry is taken from the ring and the stream is not read at all.
  *
  * Safety nets, so a missed ring only delays: every `sweepMs` the reader also reads all its streams
  * without blocking; and when its bell has vanished (Redis restarted or flushed) or its connection
@@ -122,7 +124,7 @@ class StreamReader {
         const entries = read.filter(([id]) => isAfter(id, last));
         if (entries.length === 0) continue;
         this.streams.set(key, entries.at(-1)![0]);
-        this.onEntries(key, entries);
+        this.onEntries(key, entries, "read");
         if (read.length === PAGE) pending.push(key);
       }
     }
@@ -176,17 +178,25 @@ class StreamReader {
         const rings = reply?.[0]?.[1];
         if (!rings?.length) continue;
         this.bellLastId = rings.at(-1)![0];
-        const rung = new Set<string>();
+        // Streams to read: those whose ring did not follow on from what was handed on.
+        const toRead = new Set<string>();
         for (const [, fields] of rings) {
-          if (!fields[1]) continue;
-          const key = streamKey(fields[1]);
-          if (this.streams.has(key)) rung.add(key);
-          else {
+          const [, userId, , id, , previous] = fields;
+          if (!userId) continue; // a resync marker
+          const key = streamKey(userId);
+          const last = this.streams.get(key);
+          if (last === undefined) {
             const registering = this.starting.get(key);
             if (registering) registering.rung = true;
-          }
+          } else if (toRead.has(key)) {
+            // An earlier ring of this batch did not follow on: the read gets this entry too.
+          } else if (id !== undefined && previous === last && fields.length > 6) {
+            // The entry right after the last one handed on, carried by the ring: no read needed.
+            this.streams.set(key, id);
+            this.onEntries(key, [[id, fields.slice(6)]], "ring");
+          } else if (id === undefined || isAfter(id, last)) toRead.add(key);
         }
-        await this.readStreams(this.conn, [...rung]);
+        await this.readStreams(this.conn, [...toRead]);
       } catch (err) {
         if (!this.running) break;
         this.log.warn({ err: (err as Error).message, bell: this.bell }, "stream reader: read failed; retrying");

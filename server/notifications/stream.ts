@@ -20,14 +20,21 @@ export const BELL_MAXLEN = 10_000;
 
 /**
  * Appends one entry to a user's stream and rings the doorbell of every hub reader holding a device
- * of that user, atomically: a reader registered before the append is always rung. A bell that no
- * longer exists (its hub stopped and it expired) is not recreated, and is dropped from the set.
+ * of that user, atomically: a reader registered before the append is always rung. A ring carries
+ * the entry itself, with its id and the id of the entry before it, 0-0 for a stream's first (`u <user>
+ * e <id> p <previous> <fields...>`): a reader whose last id for the stream is that previous one takes the entry from the
+ * ring and need not read the stream. A bell that no longer exists (its hub stopped and it expired)
+ * is not recreated, and is dropped from the set.
  */
 const APPEND_AND_RING = `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-for _, bell in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if not redis.call('XADD', bell, 'NOMKSTREAM', 'MAXLEN', '~', ${BELL_MAXLEN}, '*', 'u', ARGV[3]) then
+local bells = redis.call('SMEMBERS', KEYS[2])
+if #bells == 0 then return id end
+local before = redis.call('XREVRANGE', KEYS[1], '(' .. id, '-', 'COUNT', 1)
+local previous = before[1] and before[1][1] or '0-0'
+for _, bell in ipairs(bells) do
+  if not redis.call('XADD', bell, 'NOMKSTREAM', 'MAXLEN', '~', ${BELL_MAXLEN}, '*', 'u', ARGV[3], 'e', id, 'p', previous, unpack(ARGV, 4)) then
     redis.call('SREM', KEYS[2], bell)
   end
 end

@@ -309,6 +309,34 @@ describe("doorbells (decision 008)", () => {
   });
 });
 
+describe("rings that carry their entry", () => {
+  it("an entry that follows on from the last one handed on is taken from the ring; one that does not is read from the stream", async () => {
+    const { env: local, server: app, close } = await startTestApp({ HUB_SWEEP_MS: "60000" });
+    const taken = async () => {
+      const { values } = await app.app.deps.metrics.hubEntries.get();
+      return Object.fromEntries(values.map((v) => [v.labels.via, v.value]));
+    };
+    try {
+      const fresh = await createMarketplace(local);
+      const d = await device(app.baseUrl, { token: fresh.provider.token });
+      for (let i = 1; i <= 3; i++) {
+        await hire(local, fresh, i);
+        await d.waitFor(i, 3000);
+      }
+      expect(await taken()).toEqual({ ring: 3 });
+      // An entry appended without a ring (an unknown kind, which the hub skips): the next ring does not
+      // follow on from what the reader handed on, so the reader reads the stream and gets both.
+      await redis.xadd(streamKey(fresh.provider.id), "*", "kind", "unknown");
+      await hire(local, fresh, 4);
+      const received = await d.waitFor(4, 3000);
+      expect(received.map((n) => n.seq)).toEqual([1, 2, 3, 4]);
+      expect(await taken()).toEqual({ ring: 3, read: 2 });
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe("Redis connections", () => {
   it("the hub holds the same number of Redis connections with 1 and with 500 connected users", async () => {
     const name = `aiutami-conncount-${randomUUID().slice(0, 8)}`;
