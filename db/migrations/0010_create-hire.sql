@@ -6,21 +6,23 @@
 --   no_tenant    the tenant is unknown or not the caller's (no tenant bound, nothing read)
 --   not_client   the caller's role in the tenant is not client (member_role says which it is)
 --   no_provider  no published provider with that id in the tenant
---   created      everything is written; seq is the notification's place in the provider's inbox
--- Ids and times come from the caller, which returns the hire and publishes the notification after the
--- statement commits.
+--   created      everything is written; seq is the notification's place in the provider's inbox, and
+--                notified_at the moment its row was written, just before the commit
+-- Ids and the hire's times come from the caller, which returns the hire and publishes the notification
+-- after the statement commits.
 CREATE OR REPLACE FUNCTION app_create_hire(
   p_user uuid, p_ref text,
   p_hire_id uuid, p_provider uuid, p_job text, p_location text, p_lat double precision, p_lng double precision,
   p_starts_at timestamptz, p_ends_at timestamptz, p_client_name text, p_client_phone text, p_now timestamptz,
   p_notification_id uuid, p_payload jsonb,
   p_audit_id uuid, p_audit_changes jsonb, p_session text, p_ip text, p_user_agent text, p_request_id text)
-RETURNS TABLE (outcome text, tenant_id uuid, tenant_slug text, tenant_name text, member_role tenant_role, seq bigint)
+RETURNS TABLE (outcome text, tenant_id uuid, tenant_slug text, tenant_name text, member_role tenant_role, seq bigint, notified_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $$
 #variable_conflict use_column
 DECLARE
   t record;
   next_seq bigint;
+  written_at timestamptz;
 BEGIN
   SELECT e.tenant_id, e.tenant_slug, e.tenant_name, e.member_role INTO t FROM app_enter_tenant(p_user, p_ref) e;
   IF NOT FOUND THEN
@@ -53,16 +55,18 @@ BEGIN
   INSERT INTO user_inbox AS ui (user_id, last_seq) VALUES (p_provider, 1)
     ON CONFLICT (user_id) DO UPDATE SET last_seq = ui.last_seq + 1
     RETURNING ui.last_seq INTO next_seq;
+  written_at := clock_timestamp();
   INSERT INTO notifications (id, user_id, seq, tenant_id, tenant, type, payload, created_at)
     VALUES (p_notification_id, p_provider, next_seq, t.tenant_id,
             jsonb_build_object('id', t.tenant_id, 'slug', t.tenant_slug, 'name', t.tenant_name),
-            'hire.requested', p_payload || jsonb_build_object('tenantId', t.tenant_id), p_now);
+            'hire.requested', p_payload || jsonb_build_object('tenantId', t.tenant_id), written_at);
   INSERT INTO audit_log (id, tenant_id, actor_user_id, actor_session_id, action, entity_type, entity_id, changes,
                          ip, user_agent, request_id, created_at)
     VALUES (p_audit_id, t.tenant_id, p_user, p_session, 'hire.create', 'hire', p_hire_id::text, p_audit_changes,
             p_ip, p_user_agent, p_request_id, p_now);
   outcome := 'created';
   seq := next_seq;
+  notified_at := written_at;
   RETURN NEXT;
 END $$;
 --> statement-breakpoint

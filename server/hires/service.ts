@@ -51,7 +51,7 @@ function toHire(row: HireRow): HireOutput {
 
 type Scope = { db: Database; tenant: TenantRef; actor: AuditActor };
 
-type CreateHireRow = { outcome: "created" | "no_tenant" | "not_client" | "no_provider"; tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole; seq: string | number };
+type CreateHireRow = { outcome: "created" | "no_tenant" | "not_client" | "no_provider"; tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole; seq: string | number; notified_at: Date | string };
 
 /**
  * A client hires a published provider of the tenant named by `tenantRef`. One statement (db function
@@ -88,7 +88,7 @@ export async function createHire(opts: { db: Database; tenantRef: string; actor:
   };
   const changes = { status: "requested", providerId: input.providerId };
   const result = await opts.db.execute(sql`
-    select outcome, tenant_id, tenant_slug, tenant_name, member_role, seq from app_create_hire(
+    select outcome, tenant_id, tenant_slug, tenant_name, member_role, seq, notified_at from app_create_hire(
       ${client.id}::uuid, ${opts.tenantRef}::text,
       ${hireId}::uuid, ${input.providerId}::uuid, ${input.jobDescription}::text, ${input.location}::text, ${lat}::float8, ${lng}::float8,
       ${startsAt.toISOString()}::timestamptz, ${endsAt ? endsAt.toISOString() : null}::timestamptz, ${fullName}::text, ${client.phone}::text, ${now.toISOString()}::timestamptz,
@@ -125,7 +125,7 @@ export async function createHire(opts: { db: Database; tenantRef: string; actor:
     tenant,
     type: "hire.requested",
     payload: { ...payload, tenantId: tenant.id },
-    createdAt: now,
+    createdAt: new Date(row.notified_at),
     readAt: null,
   });
   return { hire, notifications: [notification] };

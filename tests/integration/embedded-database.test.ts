@@ -75,10 +75,12 @@ describe("embedded database", () => {
     await expect(createHire({ db, tenantRef: "care", actor, client: asProvider, input, now: new Date() })).rejects.toThrow(/needs the client role in this tenant; you are provider/);
     await expect(createHire({ db, tenantRef: "elsewhere", actor, client: asClient, input, now: new Date() })).rejects.toThrow(/Tenant "elsewhere" not found/);
     await expect(createHire({ db, tenantRef: "care", actor, client: asClient, input: { ...input, providerId: client!.id }, now: new Date() })).rejects.toThrow(/No published provider/);
-    const counts = await db.transaction(async (tx) => {
+    const [counts, stored] = await db.transaction(async (tx) => {
       await bindScope(tx, { userId: provider!.id, tenantId });
-      return Promise.all([tx.$count(hires), tx.$count(notifications), tx.$count(auditLog)]);
+      return Promise.all([Promise.all([tx.$count(hires), tx.$count(notifications), tx.$count(auditLog)]), tx.select({ createdAt: notifications.createdAt }).from(notifications)]);
     });
     expect(counts).toEqual([1, 1, 1]);
+    // What the stream carries is what the inbox lists.
+    expect(sent!.createdAt).toBe(stored[0]!.createdAt.toISOString());
   });
 });
