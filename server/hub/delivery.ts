@@ -17,6 +17,8 @@ export class DeliveryChannel {
   /** Entries that came ahead of a gap, by seq, waiting for it to fill. */
   private readonly parked = new Map<number, NotificationRecord>();
   private gapTimer: NodeJS.Timeout | undefined;
+  /** The open gap: after which seq it starts, and until when it may stay open. */
+  private gap = { after: -1, until: 0 };
 
   constructor(
     public lastSeq: number,
@@ -38,7 +40,7 @@ export class DeliveryChannel {
       if (this.closed || n.seq <= this.lastSeq) return;
       if (n.seq > this.lastSeq + 1 && this.reorderMs > 0) {
         this.parked.set(n.seq, n);
-        this.gapTimer ??= setTimeout(() => void this.run(() => this.fillGap()), this.reorderMs);
+        this.watchGap();
         return;
       }
       await this.deliver(n);
@@ -56,9 +58,18 @@ export class DeliveryChannel {
     this.drainParked();
   }
 
+  /** Gives a gap that just opened its full window; a gap already open keeps its deadline. */
+  private watchGap(): void {
+    if (this.gap.after !== this.lastSeq) this.gap = { after: this.lastSeq, until: Date.now() + this.reorderMs };
+    this.gapTimer ??= setTimeout(() => void this.run(() => this.fillGap()), Math.max(0, this.gap.until - Date.now())).unref();
+  }
+
   /** The window passed with a gap still open: fetch up to the first parked entry. */
   private async fillGap(): Promise<void> {
     this.gapTimer = undefined;
+    if (this.parked.size === 0) return;
+    // The timer may belong to a gap that closed meanwhile; a newer one gets its own window.
+    if (this.gap.after !== this.lastSeq || Date.now() < this.gap.until) return this.watchGap();
     const first = Math.min(...this.parked.keys());
     const n = this.parked.get(first);
     if (!n) return;
@@ -75,9 +86,7 @@ export class DeliveryChannel {
     if (this.parked.size === 0) {
       clearTimeout(this.gapTimer);
       this.gapTimer = undefined;
-    } else {
-      this.gapTimer ??= setTimeout(() => void this.run(() => this.fillGap()), this.reorderMs);
-    }
+    } else this.watchGap();
   }
 
   private send(n: NotificationRecord): void {

@@ -33,6 +33,12 @@ async function execMulti(multi: ChainableCommander): Promise<unknown[]> {
   return replies.map(([, value]) => value);
 }
 
+/** The smallest stream id after `id`: trimming with MINID at it removes `id` and everything before. */
+export function followingId(id: string): string {
+  const [ms = "0", seq = "0"] = id.split("-");
+  return `${ms}-${Number(seq) + 1}`;
+}
+
 const xread = (conn: Redis, ...args: (string | number)[]) => (conn.xread as (...a: (string | number)[]) => Promise<XReadReply>)(...args);
 
 /**
@@ -57,6 +63,8 @@ class StreamReader {
   /** Streams whose registration is under way, each with whether a ring for it came meanwhile. */
   private readonly starting = new Map<string, { rung: boolean }>();
   private bellLastId = "0-0";
+  /** The last ring trimmed from the bell. */
+  private trimmedTo = "0-0";
   private resync = true;
   private renewedAt = 0;
   private sweptAt = 0;
@@ -161,6 +169,23 @@ class StreamReader {
     await this.sweep();
   }
 
+  /**
+   * Blocks on the bell for rings after the last one read. Rings carry whole entries, so those already
+   * read are trimmed away in the same write as the read: the bell holds only unread rings, and no copy
+   * of a notification outlives its reading there.
+   */
+  private async readBell(): Promise<Entry[] | undefined> {
+    const args = ["COUNT", BELL_MAXLEN, "BLOCK", BLOCK_MS, "STREAMS", this.bell, this.bellLastId];
+    if (this.trimmedTo === this.bellLastId) return (await xread(this.conn, ...args))?.[0]?.[1];
+    const trimTo = this.bellLastId;
+    const pipeline = this.conn.pipeline().xtrim(this.bell, "MINID", followingId(trimTo));
+    const replies = await (pipeline.xread as (...a: (string | number)[]) => typeof pipeline)(...args).exec();
+    const [trimmed, read] = replies ?? [];
+    if (read?.[0]) throw read[0];
+    if (trimmed && !trimmed[0]) this.trimmedTo = trimTo;
+    return (read?.[1] as XReadReply)?.[0]?.[1];
+  }
+
   private async loop(): Promise<void> {
     if (this.conn.status !== "ready") await Promise.race([new Promise((resolve) => this.conn.once("ready", resolve)), this.stopped]);
     while (this.running) {
@@ -174,8 +199,7 @@ class StreamReader {
           continue;
         } else if (now - this.sweptAt > this.sweepMs) await this.sweep();
 
-        const reply = await xread(this.conn, "COUNT", BELL_MAXLEN, "BLOCK", BLOCK_MS, "STREAMS", this.bell, this.bellLastId);
-        const rings = reply?.[0]?.[1];
+        const rings = await this.readBell();
         if (!rings?.length) continue;
         this.bellLastId = rings.at(-1)![0];
         // Streams to read: those whose ring did not follow on from what was handed on.

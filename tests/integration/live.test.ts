@@ -331,6 +331,9 @@ describe("rings that carry their entry", () => {
       const received = await d.waitFor(4, 3000);
       expect(received.map((n) => n.seq)).toEqual([1, 2, 3, 4]);
       expect(await taken()).toEqual({ ring: 3, read: 2 });
+      // The rings carried whole notifications: once read, they are trimmed from the bell.
+      const [bell] = await redis.smembers(`${streamKey(fresh.provider.id)}:bells`);
+      await eventually(async () => (await redis.xlen(bell!)) === 0, "the read rings trimmed from the bell");
     } finally {
       await close();
     }

@@ -60,6 +60,20 @@ describe("delivery channel", () => {
     expect(emitted).toEqual([2, 3, 4, 5]);
   });
 
+  it("a gap that opens after another one closed gets a full window of its own", async () => {
+    const { c, emitted, fetched } = channel(1, 100);
+    c.offer(note(3));
+    c.offer(note(6));
+    await settle(60);
+    c.offer(note(2)); // closes the first gap; 4 and 5 are now missing, 60 ms into the first window
+    await settle(50); // past the first window's end, inside the second's
+    expect(emitted).toEqual([2, 3]);
+    expect(fetched).toEqual([]);
+    await settle(100);
+    expect(fetched).toEqual([[3, 5]]);
+    expect(emitted).toEqual([2, 3, 4, 5, 6]);
+  });
+
   it("with no window, fetches at once (the catch-up path)", async () => {
     const { c, emitted, fetched } = channel(0, 0);
     c.offer(note(3));
