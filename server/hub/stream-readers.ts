@@ -17,6 +17,8 @@ const BELL_TTL_SECONDS = 60;
 const RENEW_EVERY_MS = 15_000;
 /** How long one blocking read waits on the bell before the reader looks after itself. */
 const BLOCK_MS = 1000;
+/** Read rings are trimmed from the bell at most this often, so a busy reader pays for it once a second. */
+const TRIM_EVERY_MS = 1000;
 
 /** Whether stream id `a` ("ms-seq") comes after `b`. */
 export function isAfter(a: string, b: string): boolean {
@@ -63,8 +65,9 @@ class StreamReader {
   /** Streams whose registration is under way, each with whether a ring for it came meanwhile. */
   private readonly starting = new Map<string, { rung: boolean }>();
   private bellLastId = "0-0";
-  /** The last ring trimmed from the bell. */
+  /** The last ring trimmed from the bell, and when. */
   private trimmedTo = "0-0";
+  private trimmedAt = 0;
   private resync = true;
   private renewedAt = 0;
   private sweptAt = 0;
@@ -171,13 +174,15 @@ class StreamReader {
 
   /**
    * Blocks on the bell for rings after the last one read. Rings carry whole entries, so those already
-   * read are trimmed away in the same write as the read: the bell holds only unread rings, and no copy
-   * of a notification outlives its reading there.
+   * read are trimmed away, at most once a second, in the same write as the read: a copy of a
+   * notification stays in the bell about two seconds at most after its reading (a quiet bell's read
+   * returns within BLOCK_MS).
    */
   private async readBell(): Promise<Entry[] | undefined> {
     const args = ["COUNT", BELL_MAXLEN, "BLOCK", BLOCK_MS, "STREAMS", this.bell, this.bellLastId];
-    if (this.trimmedTo === this.bellLastId) return (await xread(this.conn, ...args))?.[0]?.[1];
+    if (this.trimmedTo === this.bellLastId || performance.now() - this.trimmedAt < TRIM_EVERY_MS) return (await xread(this.conn, ...args))?.[0]?.[1];
     const trimTo = this.bellLastId;
+    this.trimmedAt = performance.now();
     const pipeline = this.conn.pipeline().xtrim(this.bell, "MINID", followingId(trimTo));
     const replies = await (pipeline.xread as (...a: (string | number)[]) => typeof pipeline)(...args).exec();
     const [trimmed, read] = replies ?? [];
