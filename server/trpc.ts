@@ -155,7 +155,7 @@ export const tenantMemberProcedure = authedProcedure.use(async ({ ctx, next }) =
 
 /**
  * The tenant named by `x-tenant-id`, checked for shape only: for a procedure whose single statement
- * resolves the tenant, checks the role and does the work in one round trip (hires.create). It answers
+ * resolves the tenant, checks the role and does the work in one round trip (hiring). It answers
  * refusals with tenantNotFound() and roleRefused(), as the tenant procedures do.
  */
 export const tenantStatementProcedure = authedProcedure.use(({ ctx, next }) => next({ ctx: { tenantRef: tenantRefOf(ctx) } }));
@@ -172,8 +172,6 @@ function roleGuard(roles: TenantRole[]) {
 
 /** Owners and admins: member management, the audit log. */
 export const tenantAdminProcedure = tenantProcedure.use(roleGuard(["owner", "admin"]));
-/** Members with the client role: hiring. */
-export const clientProcedure = tenantProcedure.use(roleGuard(["client"]));
 /** Members with the provider role: their own profile. */
 export const providerProcedure = tenantProcedure.use(roleGuard(["provider"]));
 /** Providers, for uploads that run outside one long transaction. */

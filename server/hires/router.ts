@@ -1,25 +1,29 @@
-import { auditActorOf, clientProcedure, providerProcedure, router, tenantProcedure, tenantStatementProcedure } from "../trpc";
+import type { Logger } from "../logger";
+import type { NotificationRelay } from "../notifications/relay";
+import type { NotificationRecord } from "../notifications/service";
+import type { TenantRole } from "../tenants/resolve";
+import { auditActorOf, router, tenantProcedure, tenantStatementProcedure } from "../trpc";
 import { CreateHireInput, HireIdInput, HireOutput, ListHiresInput, ListHiresOutput } from "./schemas";
 import { createHire, getHire, listHires, transitionHire, type Transition } from "./service";
 
-/** One procedure per step; who may take it is decided by the hire's parties in the service. */
-function step(base: typeof tenantProcedure, action: Transition) {
-  return base
+/**
+ * One procedure per step, each a single statement. `roles` are the tenant roles that may call it (null:
+ * any member); who may take the step is then decided by the hire's parties, in the statement.
+ */
+function step(action: Transition, roles: TenantRole[] | null) {
+  return tenantStatementProcedure
     .input(HireIdInput)
     .output(HireOutput)
     .mutation(async ({ ctx, input }) => {
-      const { hire, notifications } = await transitionHire({
-        db: ctx.db,
-        tenant: ctx.tenant,
-        actor: auditActorOf(ctx),
-        user: ctx.auth.user,
-        role: ctx.role,
-        id: input.id,
-        action,
-      });
-      ctx.afterCommit(() => ctx.relay.publish(notifications));
+      const { hire, notifications } = await transitionHire({ db: ctx.db, tenantRef: ctx.tenantRef, roles, actor: auditActorOf(ctx), user: ctx.auth.user, id: input.id, action, now: ctx.clock() });
+      await publishCommitted(ctx, notifications);
       return hire;
     });
+}
+
+/** After the commit: a failed append is the relay's to retry, never the call's failure. */
+function publishCommitted(ctx: { relay: NotificationRelay; log: Logger }, notifications: NotificationRecord[]) {
+  return ctx.relay.publish(notifications).catch((err: unknown) => ctx.log.error({ err }, "after-commit work failed"));
 }
 
 export const hiresRouter = router({
@@ -29,14 +33,13 @@ export const hiresRouter = router({
     .output(HireOutput)
     .mutation(async ({ ctx, input }) => {
       const { hire, notifications } = await createHire({ db: ctx.db, tenantRef: ctx.tenantRef, actor: auditActorOf(ctx), client: ctx.auth.user, input, now: ctx.clock() });
-      // Committed: a failed append is the relay's to retry, never this call's failure.
-      await ctx.relay.publish(notifications).catch((err: unknown) => ctx.log.error({ err }, "after-commit work failed"));
+      await publishCommitted(ctx, notifications);
       return hire;
     }),
-  accept: step(providerProcedure, "accept"),
-  decline: step(providerProcedure, "decline"),
-  cancel: step(clientProcedure, "cancel"),
-  complete: step(tenantProcedure, "complete"),
+  accept: step("accept", ["provider"]),
+  decline: step("decline", ["provider"]),
+  cancel: step("cancel", ["client"]),
+  complete: step("complete", null),
 
   list: tenantProcedure
     .input(ListHiresInput)

@@ -1,12 +1,12 @@
-import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import { uuidv7 } from "uuidv7";
 import { rowsOf, type Database } from "../../db/client";
 import { hires, type hireStatuses } from "../../db/schema";
-import { recordAudit, type AuditActor } from "../audit/service";
+import type { AuditActor } from "../audit/service";
 import { AppError } from "../errors";
 import { takePage } from "../pagination";
-import { createNotification, toNotification, type NotificationRecord } from "../notifications/service";
-import { roleRefused, tenantNotFound, type TenantRef, type TenantRole } from "../tenants/resolve";
+import { toNotification, type NotificationRecord } from "../notifications/service";
+import { roleRefused, tenantNotFound, type TenantRole } from "../tenants/resolve";
 import type { CreateHireInput, HireOutput } from "./schemas";
 
 type Status = (typeof hireStatuses)[number];
@@ -48,8 +48,6 @@ function toHire(row: HireRow): HireOutput {
     updatedAt: row.updatedAt.toISOString(),
   };
 }
-
-type Scope = { db: Database; tenant: TenantRef; actor: AuditActor };
 
 type CreateHireRow = { outcome: "created" | "no_tenant" | "not_client" | "no_provider"; tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole; seq: string | number; notified_at: Date | string };
 
@@ -141,50 +139,79 @@ async function findVisibleHire(db: Database, opts: { tenantId: string; id: strin
   return row;
 }
 
+type StoredHire = {
+  id: string; tenant_id: string; client_id: string; provider_id: string; status: Status; job_description: string; location: string;
+  lat: number | null; lng: number | null; starts_at: string; ends_at: string | null; client_full_name: string; client_phone: string | null;
+  created_at: string; updated_at: string;
+};
+type TransitionRow = {
+  outcome: "done" | "no_tenant" | "wrong_role" | "not_found" | "not_party" | "conflict";
+  tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole; current_status: Status | null;
+  hire: StoredHire | string | null; recipient: string | null; seq: string | number | null; notified_at: Date | string | null;
+};
+
 /**
- * One step of a hire. The UPDATE carries the allowed states and the party in its WHERE, so of two
- * racing steps only one matches: the other finds the new state and answers CONFLICT naming it.
+ * One step of a hire, in one statement (db function app_transition_hire): enter the tenant named by
+ * `tenantRef`, check the caller's role (`roles`; null: any member), and move the hire. The UPDATE
+ * carries the allowed states and the party in its WHERE, so of two racing steps only one matches: the
+ * other finds the new state and answers CONFLICT naming it. A refusal writes nothing. The caller
+ * publishes the returned notification: the statement has committed when this returns.
  */
-export async function transitionHire(opts: Scope & { user: Person; role: TenantRole; id: string; action: Transition }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
-  const userId = opts.user.id;
+export async function transitionHire(opts: {
+  db: Database;
+  tenantRef: string;
+  roles: TenantRole[] | null;
+  actor: AuditActor;
+  user: Person;
+  id: string;
+  action: Transition;
+  now: Date;
+}): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
+  const { user, actor } = opts;
   const rule = TRANSITIONS[opts.action];
-  const side = (row: { clientId: string; providerId: string }) => (row.clientId === userId ? "client" : row.providerId === userId ? "provider" : null);
-  const partyCondition = sql`(${rule.by.includes("client") ? sql`${hires.clientId} = ${userId}` : sql`false`} or ${rule.by.includes("provider") ? sql`${hires.providerId} = ${userId}` : sql`false`})`;
-  const [row] = await opts.db
-    .update(hires)
-    .set({ status: rule.to, updatedAt: new Date() })
-    .where(and(eq(hires.tenantId, opts.tenant.id), eq(hires.id, opts.id), inArray(hires.status, rule.from), partyCondition))
-    .returning(hireColumns);
-  if (!row) {
-    const current = await findVisibleHire(opts.db, { tenantId: opts.tenant.id, id: opts.id, userId, role: opts.role });
-    if (!current) throw new AppError("NOT_FOUND", "No such hire among yours.");
-    const mySide = side(current);
-    if (!mySide || !rule.by.includes(mySide)) {
+  const byName = `${user.firstName} ${user.lastName}`;
+  const notificationId = uuidv7();
+  const result = await opts.db.execute(sql`
+    select outcome, tenant_id, tenant_slug, tenant_name, member_role, current_status, hire, recipient, seq, notified_at from app_transition_hire(
+      ${user.id}::uuid, ${opts.tenantRef}::text, ${opts.id}::uuid, ${opts.roles ? `{${opts.roles.join(",")}}` : null}::tenant_role[],
+      ${`{${rule.from.join(",")}}`}::hire_status[], ${rule.to}::hire_status, ${rule.by.includes("client")}::boolean, ${rule.by.includes("provider")}::boolean,
+      ${byName}::text, ${opts.action}::text, ${opts.now.toISOString()}::timestamptz,
+      ${notificationId}::uuid, ${uuidv7()}::uuid, ${actor.sessionId}::text, ${actor.ip}::text, ${actor.userAgent?.slice(0, 512) ?? null}::text, ${actor.requestId}::text)`);
+  const [row] = rowsOf<TransitionRow>(result);
+  if (!row || row.outcome === "no_tenant") throw tenantNotFound(opts.tenantRef);
+  switch (row.outcome) {
+    case "wrong_role":
+      throw roleRefused(opts.roles ?? [], row.member_role);
+    case "not_found":
+      throw new AppError("NOT_FOUND", "No such hire among yours.");
+    case "not_party":
       throw new AppError("FORBIDDEN", `Only the ${rule.by.join(" or the ")} of this hire can ${opts.action} it.`);
-    }
-    throw new AppError("CONFLICT", `The hire is ${current.status}: it cannot be ${rule.to} from that state.`);
+    case "conflict":
+      throw new AppError("CONFLICT", `The hire is ${row.current_status}: it cannot be ${rule.to} from that state.`);
   }
-  const hire = toHire(row);
-  const actorSide = side(row)!;
-  const recipient = actorSide === "client" ? hire.providerId : hire.clientId;
-  const [notification] = await Promise.all([
-    createNotification(opts.db, {
-      userId: recipient,
-      tenant: opts.tenant,
-      type: `hire.${rule.to}`,
-      payload: {
-        hireId: hire.id,
-        tenantId: opts.tenant.id,
-        userId: recipient,
-        status: rule.to,
-        byUserId: userId,
-        byName: `${opts.user.firstName} ${opts.user.lastName}`,
-        time: hire.startsAt,
-        jobDescription: hire.jobDescription,
-      },
-    }),
-    recordAudit(opts.db, opts.actor, { tenantId: opts.tenant.id, action: `hire.${opts.action}`, entityType: "hire", entityId: hire.id, changes: { status: { to: rule.to } } }),
-  ]);
+  const stored = (typeof row.hire === "string" ? JSON.parse(row.hire) : row.hire) as StoredHire;
+  const hire = toHire({
+    id: stored.id,
+    tenantId: stored.tenant_id,
+    clientId: stored.client_id,
+    providerId: stored.provider_id,
+    status: stored.status,
+    jobDescription: stored.job_description,
+    location: stored.location,
+    lat: stored.lat,
+    lng: stored.lng,
+    startsAt: new Date(stored.starts_at),
+    endsAt: stored.ends_at ? new Date(stored.ends_at) : null,
+    clientFullName: stored.client_full_name,
+    clientPhone: stored.client_phone,
+    createdAt: new Date(stored.created_at),
+    updatedAt: new Date(stored.updated_at),
+  });
+  const tenant = { id: row.tenant_id, slug: row.tenant_slug, name: row.tenant_name };
+  const recipient = row.recipient!;
+  // The payload as the statement stored it (the stream carries what the inbox lists).
+  const payload = { hireId: hire.id, tenantId: tenant.id, userId: recipient, status: rule.to, byUserId: user.id, byName, time: hire.startsAt, jobDescription: hire.jobDescription };
+  const notification = toNotification({ id: notificationId, userId: recipient, seq: Number(row.seq), tenant, type: `hire.${rule.to}`, payload, createdAt: new Date(row.notified_at!), readAt: null });
   return { hire, notifications: [notification] };
 }
 

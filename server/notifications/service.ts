@@ -1,6 +1,5 @@
 import { and, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
-import { uuidv7 } from "uuidv7";
-import { rowsOf, type Database } from "../../db/client";
+import type { Database } from "../../db/client";
 import { notifications, userInbox, type NotificationTenant } from "../../db/schema";
 import { withUserScope } from "../db-scope";
 import { takePage } from "../pagination";
@@ -33,34 +32,6 @@ export function toNotification(row: Row): NotificationRecord {
     createdAt: row.createdAt.toISOString(),
     readAt: row.readAt ? row.readAt.toISOString() : null,
   } as NotificationRecord;
-}
-
-/**
- * Writes a notification inside the caller's (tenant-bound) transaction. The recipient's inbox row
- * is locked to take the next seq, so their notifications commit in seq order.
- */
-export async function createNotification(
-  tx: Database,
-  opts: { userId: string; tenant: NotificationTenant; type: Notification["type"]; payload: Record<string, unknown> },
-): Promise<NotificationRecord> {
-  // One statement: take the next seq under the inbox row's lock and insert the notification with it.
-  // The id and time are chosen here, because the inserted row may not be read back: RLS lets only the
-  // recipient read it, and the caller is the other party.
-  const id = uuidv7();
-  const createdAt = new Date();
-  const result = await tx.execute(sql`
-    with counter as (
-      insert into ${userInbox} (user_id, last_seq) values (${opts.userId}, 1)
-      on conflict (user_id) do update set last_seq = ${userInbox}.last_seq + 1
-      returning last_seq
-    ), inserted as (
-      insert into ${notifications} (id, user_id, seq, tenant_id, tenant, type, payload, created_at)
-      select ${id}, ${opts.userId}, counter.last_seq, ${opts.tenant.id}, ${JSON.stringify(opts.tenant)}::jsonb, ${opts.type}, ${JSON.stringify(opts.payload)}::jsonb, ${createdAt.toISOString()}::timestamptz
-      from counter
-    )
-    select last_seq as seq from counter`);
-  const [counter] = rowsOf<{ seq: string | number }>(result);
-  return toNotification({ id, userId: opts.userId, seq: Number(counter!.seq), tenant: opts.tenant, type: opts.type, payload: opts.payload, createdAt, readAt: null });
 }
 
 /** The newest seq the user has: where a new device starts. */

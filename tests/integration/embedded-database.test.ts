@@ -1,9 +1,9 @@
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPglite, type OpenedDatabase } from "../../db/migrate";
 import { auditLog, hires, memberships, notifications, providerProfiles, tenants, users } from "../../db/schema";
 import { bindScope } from "../../server/db-scope";
-import { createHire } from "../../server/hires/service";
+import { createHire, transitionHire } from "../../server/hires/service";
 
 /** The embedded default (PGlite) runs the same migrations and the same row-level security. */
 describe("embedded database", () => {
@@ -82,5 +82,20 @@ describe("embedded database", () => {
     expect(counts).toEqual([1, 1, 1]);
     // What the stream carries is what the inbox lists.
     expect(sent!.createdAt).toBe(stored[0]!.createdAt.toISOString());
+
+    // A step of the hire, in one statement too (app_transition_hire).
+    const step = (action: "accept" | "decline", by: typeof asClient, roles: Array<"provider" | "client"> | null) =>
+      transitionHire({ db, tenantRef: "care", roles, actor, user: by, id: hire.id, action, now: new Date() });
+    await expect(step("accept", asClient, ["provider"])).rejects.toThrow(/needs the provider role in this tenant; you are client/);
+    await expect(step("accept", asClient, null)).rejects.toThrow(/Only the provider of this hire can accept it/);
+    const accepted = await step("accept", asProvider, ["provider"]);
+    expect(accepted.hire).toMatchObject({ id: hire.id, status: "accepted", startsAt: hire.startsAt, clientFullName: "Ada Rossi" });
+    expect(accepted.notifications[0]).toMatchObject({ userId: client!.id, seq: 1, type: "hire.accepted", payload: { hireId: hire.id, status: "accepted", byUserId: provider!.id, time: hire.startsAt } });
+    await expect(step("decline", asProvider, ["provider"])).rejects.toThrow(/The hire is accepted: it cannot be declined from that state/);
+    const listed = await db.transaction(async (tx) => {
+      await bindScope(tx, { userId: client!.id, tenantId });
+      return tx.select({ payload: notifications.payload, createdAt: notifications.createdAt }).from(notifications).where(eq(notifications.userId, client!.id));
+    });
+    expect(listed).toEqual([{ payload: accepted.notifications[0]!.payload, createdAt: new Date(accepted.notifications[0]!.createdAt) }]);
   });
 });
