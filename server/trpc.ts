@@ -116,23 +116,13 @@ function tenantRefOf(ctx: Context): string {
  */
 export const tenantProcedure = authedProcedure.use(async ({ ctx, next }) => {
   const ref = tenantRefOf(ctx);
-  const committed: Array<() => Promise<void> | void> = [];
-  const result = await ctx.db.transaction(async (tx: Transaction) => {
+  return ctx.db.transaction(async (tx: Transaction) => {
     const membership = await enterTenant(tx, { userId: ctx.auth.user.id, ref });
     if (!membership) throw tenantNotFound(ref);
-    /** Work that must wait for the commit (appending notifications to Redis streams). */
-    const afterCommit = (fn: () => Promise<void> | void) => void committed.push(fn);
-    const inner = await next({ ctx: { db: tx, tenant: membership.tenant, role: membership.role, afterCommit } });
+    const inner = await next({ ctx: { db: tx, tenant: membership.tenant, role: membership.role } });
     if (!inner.ok) throw inner.error;
     return inner;
   });
-  for (const fn of committed) {
-    // The change is committed: a failure here is logged, not reported as the call's failure.
-    await Promise.resolve()
-      .then(fn)
-      .catch((err: unknown) => ctx.log.error({ err }, "after-commit work failed"));
-  }
-  return result;
 });
 
 /**
