@@ -55,8 +55,8 @@ describe("fault: the database connection lost during postgres.js's start-up cata
     const sql = postgres(target.toString(), { max: 1, onnotice: () => {} });
     try {
       const first = await sql`select 1 as one`.then(
-        (rows) => ({ ok: true, rows }),
-        (err: Error & { code?: string }) => ({ ok: false, code: err.code }),
+        (rows) => ({ ok: true as const, rows }),
+        (err: Error & { code?: string }) => ({ ok: false as const, code: err.code }),
       );
       expect(cut).toBe(1);
       // Either outcome is a caller's to handle; what must not happen is an error nobody can catch.
