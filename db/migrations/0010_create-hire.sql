@@ -10,6 +10,24 @@
 --                notified_at the moment its row was written, just before the commit
 -- Ids and the hire's times come from the caller, which returns the hire and publishes the notification
 -- after the statement commits.
+-- A notification for `p_user`: takes their next seq under their inbox row's lock (held to the commit, so per
+-- recipient seq order is commit order) and writes the row, stamped just before it is written. Shared by the
+-- hire functions below and after.
+CREATE OR REPLACE FUNCTION app_write_notification(
+  p_id uuid, p_user uuid, p_tenant_id uuid, p_tenant jsonb, p_type text, p_payload jsonb,
+  OUT seq bigint, OUT written_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $$
+BEGIN
+  INSERT INTO user_inbox AS ui (user_id, last_seq) VALUES (p_user, 1)
+    ON CONFLICT (user_id) DO UPDATE SET last_seq = ui.last_seq + 1
+    RETURNING ui.last_seq INTO seq;
+  written_at := clock_timestamp();
+  INSERT INTO notifications (id, user_id, seq, tenant_id, tenant, type, payload, created_at)
+    VALUES (p_id, p_user, seq, p_tenant_id, p_tenant, p_type, p_payload, written_at);
+END $$;
+--> statement-breakpoint
+GRANT EXECUTE ON FUNCTION app_write_notification(uuid, uuid, uuid, jsonb, text, jsonb) TO aiutami_app;
+--> statement-breakpoint
 CREATE OR REPLACE FUNCTION app_create_hire(
   p_user uuid, p_ref text,
   p_hire_id uuid, p_provider uuid, p_job text, p_location text, p_lat double precision, p_lng double precision,
@@ -52,14 +70,9 @@ BEGIN
                      starts_at, ends_at, client_full_name, client_phone, created_at, updated_at)
     VALUES (p_hire_id, t.tenant_id, p_user, p_provider, 'requested', p_job, p_location, p_lat, p_lng,
             p_starts_at, p_ends_at, p_client_name, p_client_phone, p_now, p_now);
-  INSERT INTO user_inbox AS ui (user_id, last_seq) VALUES (p_provider, 1)
-    ON CONFLICT (user_id) DO UPDATE SET last_seq = ui.last_seq + 1
-    RETURNING ui.last_seq INTO next_seq;
-  written_at := clock_timestamp();
-  INSERT INTO notifications (id, user_id, seq, tenant_id, tenant, type, payload, created_at)
-    VALUES (p_notification_id, p_provider, next_seq, t.tenant_id,
-            jsonb_build_object('id', t.tenant_id, 'slug', t.tenant_slug, 'name', t.tenant_name),
-            'hire.requested', p_payload || jsonb_build_object('tenantId', t.tenant_id), written_at);
+  SELECT w.seq, w.written_at INTO next_seq, written_at FROM app_write_notification(
+    p_notification_id, p_provider, t.tenant_id, jsonb_build_object('id', t.tenant_id, 'slug', t.tenant_slug, 'name', t.tenant_name),
+    'hire.requested', p_payload || jsonb_build_object('tenantId', t.tenant_id)) w;
   INSERT INTO audit_log (id, tenant_id, actor_user_id, actor_session_id, action, entity_type, entity_id, changes,
                          ip, user_agent, request_id, created_at)
     VALUES (p_audit_id, t.tenant_id, p_user, p_session, 'hire.create', 'hire', p_hire_id::text, p_audit_changes,

@@ -60,20 +60,14 @@ BEGIN
   END IF;
 
   recipient := CASE WHEN h.client_id = p_user THEN h.provider_id ELSE h.client_id END;
-  INSERT INTO user_inbox AS ui (user_id, last_seq) VALUES (recipient, 1)
-    ON CONFLICT (user_id) DO UPDATE SET last_seq = ui.last_seq + 1
-    RETURNING ui.last_seq INTO next_seq;
-  written_at := clock_timestamp();
-  INSERT INTO notifications (id, user_id, seq, tenant_id, tenant, type, payload, created_at)
-    VALUES (p_notification_id, recipient, next_seq, t.tenant_id,
-            jsonb_build_object('id', t.tenant_id, 'slug', t.tenant_slug, 'name', t.tenant_name),
-            'hire.' || p_to::text,
-            jsonb_build_object(
-              'hireId', h.id, 'tenantId', t.tenant_id, 'userId', recipient, 'status', p_to::text,
-              'byUserId', p_user, 'byName', p_by_name,
-              'time', to_char(h.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-              'jobDescription', h.job_description),
-            written_at);
+  SELECT w.seq, w.written_at INTO next_seq, written_at FROM app_write_notification(
+    p_notification_id, recipient, t.tenant_id, jsonb_build_object('id', t.tenant_id, 'slug', t.tenant_slug, 'name', t.tenant_name),
+    'hire.' || p_to::text,
+    jsonb_build_object(
+      'hireId', h.id, 'tenantId', t.tenant_id, 'userId', recipient, 'status', p_to::text,
+      'byUserId', p_user, 'byName', p_by_name,
+      'time', to_char(h.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'jobDescription', h.job_description)) w;
   INSERT INTO audit_log (id, tenant_id, actor_user_id, actor_session_id, action, entity_type, entity_id, changes,
                          ip, user_agent, request_id, created_at)
     VALUES (p_audit_id, t.tenant_id, p_user, p_session, 'hire.' || p_action, 'hire', h.id::text,
