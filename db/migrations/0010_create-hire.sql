@@ -1,18 +1,6 @@
--- A hire in one statement, so in one round trip and one implicit transaction: enter the tenant (as
--- app_enter_tenant does), check the caller's role and the provider, then write the hire, the provider's
--- notification (taking the next seq under the inbox row's lock) and the audit row. SECURITY INVOKER:
--- row-level security applies exactly as it does to the same statements sent one by one, with the user
--- and the tenant bound transaction-locally. A refusal writes nothing and says which check failed:
---   no_tenant    the tenant is unknown or not the caller's (no tenant bound, nothing read)
---   not_client   the caller's role in the tenant is not client (member_role says which it is)
---   no_provider  no published provider with that id in the tenant
---   created      everything is written; seq is the notification's place in the provider's inbox, and
---                notified_at the moment its row was written, just before the commit
--- Ids and the hire's times come from the caller, which returns the hire and publishes the notification
--- after the statement commits.
 -- A notification for `p_user`: takes their next seq under their inbox row's lock (held to the commit, so per
--- recipient seq order is commit order) and writes the row, stamped just before it is written. Shared by the
--- hire functions below and after.
+-- recipient seq order is commit order) and writes the row, stamped just before it is written. Shared by
+-- app_create_hire below and app_transition_hire (migration 0011).
 CREATE OR REPLACE FUNCTION app_write_notification(
   p_id uuid, p_user uuid, p_tenant_id uuid, p_tenant jsonb, p_type text, p_payload jsonb,
   OUT seq bigint, OUT written_at timestamptz)
@@ -28,6 +16,18 @@ END $$;
 --> statement-breakpoint
 GRANT EXECUTE ON FUNCTION app_write_notification(uuid, uuid, uuid, jsonb, text, jsonb) TO aiutami_app;
 --> statement-breakpoint
+-- A hire in one statement, so in one round trip and one implicit transaction: enter the tenant (as
+-- app_enter_tenant does), check the caller's role and the provider, then write the hire, the provider's
+-- notification (taking the next seq under the inbox row's lock) and the audit row. SECURITY INVOKER:
+-- row-level security applies exactly as it does to the same statements sent one by one, with the user
+-- and the tenant bound transaction-locally. A refusal writes nothing and says which check failed:
+--   no_tenant    the tenant is unknown or not the caller's (no tenant bound, nothing read)
+--   not_client   the caller's role in the tenant is not client (member_role says which it is)
+--   no_provider  no published provider with that id in the tenant
+--   created      everything is written; seq is the notification's place in the provider's inbox, and
+--                notified_at the moment its row was written, just before the commit
+-- Ids and the hire's times come from the caller, which returns the hire and publishes the notification
+-- after the statement commits.
 CREATE OR REPLACE FUNCTION app_create_hire(
   p_user uuid, p_ref text,
   p_hire_id uuid, p_provider uuid, p_job text, p_location text, p_lat double precision, p_lng double precision,
