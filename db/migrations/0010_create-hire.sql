@@ -24,8 +24,9 @@ GRANT EXECUTE ON FUNCTION app_write_notification(uuid, uuid, uuid, jsonb, text, 
 --   no_tenant    the tenant is unknown or not the caller's (no tenant bound, nothing read)
 --   not_client   the caller's role in the tenant is not client (member_role says which it is)
 --   no_provider  no published provider with that id in the tenant
---   created      everything is written; seq is the notification's place in the provider's inbox, and
---                notified_at the moment its row was written, just before the commit
+--   created      everything is written; seq is the notification's place in the provider's inbox,
+--                notified_at the moment its row was written, just before the commit, and payload what
+--                it carries (p_payload with the tenant's id)
 -- Ids and the hire's times come from the caller, which returns the hire and publishes the notification
 -- after the statement commits.
 CREATE OR REPLACE FUNCTION app_create_hire(
@@ -34,7 +35,8 @@ CREATE OR REPLACE FUNCTION app_create_hire(
   p_starts_at timestamptz, p_ends_at timestamptz, p_client_name text, p_client_phone text, p_now timestamptz,
   p_notification_id uuid, p_payload jsonb,
   p_audit_id uuid, p_audit_changes jsonb, p_session text, p_ip text, p_user_agent text, p_request_id text)
-RETURNS TABLE (outcome text, tenant_id uuid, tenant_slug text, tenant_name text, member_role tenant_role, seq bigint, notified_at timestamptz)
+RETURNS TABLE (outcome text, tenant_id uuid, tenant_slug text, tenant_name text, member_role tenant_role, seq bigint, notified_at timestamptz,
+               payload jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $$
 #variable_conflict use_column
 DECLARE
@@ -70,9 +72,10 @@ BEGIN
                      starts_at, ends_at, client_full_name, client_phone, created_at, updated_at)
     VALUES (p_hire_id, t.tenant_id, p_user, p_provider, 'requested', p_job, p_location, p_lat, p_lng,
             p_starts_at, p_ends_at, p_client_name, p_client_phone, p_now, p_now);
+  payload := p_payload || jsonb_build_object('tenantId', t.tenant_id);
   SELECT w.seq, w.written_at INTO next_seq, written_at FROM app_write_notification(
     p_notification_id, p_provider, t.tenant_id, jsonb_build_object('id', t.tenant_id, 'slug', t.tenant_slug, 'name', t.tenant_name),
-    'hire.requested', p_payload || jsonb_build_object('tenantId', t.tenant_id)) w;
+    'hire.requested', payload) w;
   INSERT INTO audit_log (id, tenant_id, actor_user_id, actor_session_id, action, entity_type, entity_id, changes,
                          ip, user_agent, request_id, created_at)
     VALUES (p_audit_id, t.tenant_id, p_user, p_session, 'hire.create', 'hire', p_hire_id::text, p_audit_changes,

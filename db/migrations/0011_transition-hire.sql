@@ -8,15 +8,15 @@
 --   not_found   no such hire, or not one the caller may see (a party, or an owner or admin)
 --   not_party   the caller may see the hire but is not a party allowed to take this step
 --   conflict    the caller may take it, but not from the hire's current state (current_status)
---   done        written: hire is the updated row, recipient the notified party, seq and notified_at
---               the notification's
+--   done        written: hire is the updated row, recipient the notified party, seq, notified_at and
+--               payload the notification's
 CREATE OR REPLACE FUNCTION app_transition_hire(
   p_user uuid, p_ref text, p_hire uuid, p_roles tenant_role[],
   p_from hire_status[], p_to hire_status, p_by_client boolean, p_by_provider boolean,
   p_by_name text, p_action text, p_now timestamptz,
   p_notification_id uuid, p_audit_id uuid, p_session text, p_ip text, p_user_agent text, p_request_id text)
 RETURNS TABLE (outcome text, tenant_id uuid, tenant_slug text, tenant_name text, member_role tenant_role,
-               current_status hire_status, hire jsonb, recipient uuid, seq bigint, notified_at timestamptz)
+               current_status hire_status, hire jsonb, recipient uuid, seq bigint, notified_at timestamptz, payload jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $$
 #variable_conflict use_column
 DECLARE
@@ -60,14 +60,14 @@ BEGIN
   END IF;
 
   recipient := CASE WHEN h.client_id = p_user THEN h.provider_id ELSE h.client_id END;
+  payload := jsonb_build_object(
+    'hireId', h.id, 'tenantId', t.tenant_id, 'userId', recipient, 'status', p_to::text,
+    'byUserId', p_user, 'byName', p_by_name,
+    'time', to_char(h.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'jobDescription', h.job_description);
   SELECT w.seq, w.written_at INTO next_seq, written_at FROM app_write_notification(
     p_notification_id, recipient, t.tenant_id, jsonb_build_object('id', t.tenant_id, 'slug', t.tenant_slug, 'name', t.tenant_name),
-    'hire.' || p_to::text,
-    jsonb_build_object(
-      'hireId', h.id, 'tenantId', t.tenant_id, 'userId', recipient, 'status', p_to::text,
-      'byUserId', p_user, 'byName', p_by_name,
-      'time', to_char(h.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-      'jobDescription', h.job_description)) w;
+    'hire.' || p_to::text, payload) w;
   INSERT INTO audit_log (id, tenant_id, actor_user_id, actor_session_id, action, entity_type, entity_id, changes,
                          ip, user_agent, request_id, created_at)
     VALUES (p_audit_id, t.tenant_id, p_user, p_session, 'hire.' || p_action, 'hire', h.id::text,

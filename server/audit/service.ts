@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { auditLog } from "../../db/schema";
 import { takePage } from "../pagination";
@@ -19,6 +19,17 @@ export type AuditEntry = {
   changes?: Record<string, unknown>;
 };
 
+/** A user agent as the audit log keeps it: at most 512 characters. */
+const storedUserAgent = (actor: AuditActor) => actor.userAgent?.slice(0, 512) ?? null;
+
+/**
+ * The actor's session, address, user agent (cut to what is stored) and request id, as the last four
+ * arguments of the hire functions (app_create_hire, app_transition_hire), which write the audit row.
+ */
+export function auditActorArgs(actor: AuditActor) {
+  return sql`${actor.sessionId}::text, ${actor.ip}::text, ${storedUserAgent(actor)}::text, ${actor.requestId}::text`;
+}
+
 /** Writes one audit row with the caller's transaction, so it commits or rolls back with the change. */
 export async function recordAudit(tx: Database, actor: AuditActor, entry: AuditEntry): Promise<void> {
   await tx.insert(auditLog).values({
@@ -30,7 +41,7 @@ export async function recordAudit(tx: Database, actor: AuditActor, entry: AuditE
     entityId: entry.entityId,
     changes: entry.changes ?? {},
     ip: actor.ip,
-    userAgent: actor.userAgent?.slice(0, 512) ?? null,
+    userAgent: storedUserAgent(actor),
     requestId: actor.requestId,
   });
 }

@@ -2,7 +2,7 @@ import { and, desc, eq, lt, sql } from "drizzle-orm";
 import { uuidv7 } from "uuidv7";
 import { rowsOf, type Database } from "../../db/client";
 import { hires, type hireStatuses } from "../../db/schema";
-import type { AuditActor } from "../audit/service";
+import { auditActorArgs, type AuditActor } from "../audit/service";
 import { AppError } from "../errors";
 import { takePage } from "../pagination";
 import { toNotification, type NotificationRecord } from "../notifications/service";
@@ -49,7 +49,15 @@ function toHire(row: HireRow): HireOutput {
   };
 }
 
-type CreateHireRow = { outcome: "created" | "no_tenant" | "not_client" | "no_provider"; tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole; seq: string | number; notified_at: Date | string };
+type CreateHireRow = {
+  outcome: "created" | "no_tenant" | "not_client" | "no_provider";
+  tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole;
+  seq: string | number; notified_at: Date | string; payload: Json;
+};
+
+/** A jsonb column: postgres.js parses it, PGlite may hand back the text. */
+type Json = Record<string, unknown> | string;
+const jsonOf = <T>(value: Json | null): T => (typeof value === "string" ? JSON.parse(value) : value) as T;
 
 /**
  * A client hires a published provider of the tenant named by `tenantRef`. One statement (db function
@@ -72,7 +80,7 @@ export async function createHire(opts: { db: Database; tenantRef: string; actor:
   const endsAt = input.endsAt ? new Date(input.endsAt) : null;
   const lat = input.lat ?? null;
   const lng = input.lng ?? null;
-  // What the original system sent the provider; the statement adds the tenant's id.
+  // What the original system sent the provider; the statement adds the tenant's id and returns the whole.
   const payload = {
     hireId,
     userId: input.providerId,
@@ -86,12 +94,12 @@ export async function createHire(opts: { db: Database; tenantRef: string; actor:
   };
   const changes = { status: "requested", providerId: input.providerId };
   const result = await opts.db.execute(sql`
-    select outcome, tenant_id, tenant_slug, tenant_name, member_role, seq, notified_at from app_create_hire(
+    select outcome, tenant_id, tenant_slug, tenant_name, member_role, seq, notified_at, payload from app_create_hire(
       ${client.id}::uuid, ${opts.tenantRef}::text,
       ${hireId}::uuid, ${input.providerId}::uuid, ${input.jobDescription}::text, ${input.location}::text, ${lat}::float8, ${lng}::float8,
       ${startsAt.toISOString()}::timestamptz, ${endsAt ? endsAt.toISOString() : null}::timestamptz, ${fullName}::text, ${client.phone}::text, ${now.toISOString()}::timestamptz,
       ${notificationId}::uuid, ${JSON.stringify(payload)}::jsonb,
-      ${uuidv7()}::uuid, ${JSON.stringify(changes)}::jsonb, ${actor.sessionId}::text, ${actor.ip}::text, ${actor.userAgent?.slice(0, 512) ?? null}::text, ${actor.requestId}::text)`);
+      ${uuidv7()}::uuid, ${JSON.stringify(changes)}::jsonb, ${auditActorArgs(actor)})`);
   const [row] = rowsOf<CreateHireRow>(result);
   if (!row || row.outcome === "no_tenant") throw tenantNotFound(opts.tenantRef);
   if (row.outcome === "not_client") throw roleRefused(["client"], row.member_role);
@@ -122,7 +130,7 @@ export async function createHire(opts: { db: Database; tenantRef: string; actor:
     seq: Number(row.seq),
     tenant,
     type: "hire.requested",
-    payload: { ...payload, tenantId: tenant.id },
+    payload: jsonOf(row.payload),
     createdAt: new Date(row.notified_at),
     readAt: null,
   });
@@ -147,7 +155,7 @@ type StoredHire = {
 type TransitionRow = {
   outcome: "done" | "no_tenant" | "wrong_role" | "not_found" | "not_party" | "conflict";
   tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole; current_status: Status | null;
-  hire: StoredHire | string | null; recipient: string | null; seq: string | number | null; notified_at: Date | string | null;
+  hire: Json | null; recipient: string | null; seq: string | number | null; notified_at: Date | string | null; payload: Json | null;
 };
 
 /**
@@ -169,14 +177,13 @@ export async function transitionHire(opts: {
 }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
   const { user, actor } = opts;
   const rule = TRANSITIONS[opts.action];
-  const byName = `${user.firstName} ${user.lastName}`;
   const notificationId = uuidv7();
   const result = await opts.db.execute(sql`
-    select outcome, tenant_id, tenant_slug, tenant_name, member_role, current_status, hire, recipient, seq, notified_at from app_transition_hire(
+    select outcome, tenant_id, tenant_slug, tenant_name, member_role, current_status, hire, recipient, seq, notified_at, payload from app_transition_hire(
       ${user.id}::uuid, ${opts.tenantRef}::text, ${opts.id}::uuid, ${opts.roles ? `{${opts.roles.join(",")}}` : null}::tenant_role[],
       ${`{${rule.from.join(",")}}`}::hire_status[], ${rule.to}::hire_status, ${rule.by.includes("client")}::boolean, ${rule.by.includes("provider")}::boolean,
-      ${byName}::text, ${opts.action}::text, ${opts.now.toISOString()}::timestamptz,
-      ${notificationId}::uuid, ${uuidv7()}::uuid, ${actor.sessionId}::text, ${actor.ip}::text, ${actor.userAgent?.slice(0, 512) ?? null}::text, ${actor.requestId}::text)`);
+      ${`${user.firstName} ${user.lastName}`}::text, ${opts.action}::text, ${opts.now.toISOString()}::timestamptz,
+      ${notificationId}::uuid, ${uuidv7()}::uuid, ${auditActorArgs(actor)})`);
   const [row] = rowsOf<TransitionRow>(result);
   if (!row || row.outcome === "no_tenant") throw tenantNotFound(opts.tenantRef);
   switch (row.outcome) {
@@ -189,7 +196,7 @@ export async function transitionHire(opts: {
     case "conflict":
       throw new AppError("CONFLICT", `The hire is ${row.current_status}: it cannot be ${rule.to} from that state.`);
   }
-  const stored = (typeof row.hire === "string" ? JSON.parse(row.hire) : row.hire) as StoredHire;
+  const stored = jsonOf<StoredHire>(row.hire);
   const hire = toHire({
     id: stored.id,
     tenantId: stored.tenant_id,
@@ -208,10 +215,17 @@ export async function transitionHire(opts: {
     updatedAt: new Date(stored.updated_at),
   });
   const tenant = { id: row.tenant_id, slug: row.tenant_slug, name: row.tenant_name };
-  const recipient = row.recipient!;
-  // The payload as the statement stored it (the stream carries what the inbox lists).
-  const payload = { hireId: hire.id, tenantId: tenant.id, userId: recipient, status: rule.to, byUserId: user.id, byName, time: hire.startsAt, jobDescription: hire.jobDescription };
-  const notification = toNotification({ id: notificationId, userId: recipient, seq: Number(row.seq), tenant, type: `hire.${rule.to}`, payload, createdAt: new Date(row.notified_at!), readAt: null });
+  // The stream carries what the statement stored, so it is what the inbox lists.
+  const notification = toNotification({
+    id: notificationId,
+    userId: row.recipient!,
+    seq: Number(row.seq),
+    tenant,
+    type: `hire.${rule.to}`,
+    payload: jsonOf(row.payload),
+    createdAt: new Date(row.notified_at!),
+    readAt: null,
+  });
   return { hire, notifications: [notification] };
 }
 
