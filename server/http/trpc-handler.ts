@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { readSessionCookie } from "../auth/cookies";
 import { validateSessionToken } from "../auth/sessions";
 import { createContextInner, type AppDeps } from "../context";
 import { appRouter } from "../router";
+import { createJsonCallHandler } from "./trpc-json";
 import { bearerTokenOf, clientAddressOf, isOriginAllowed, tenantRefOf } from "./request-meta";
 
 /** The adapter's context: reads the session (bearer first, then cookie) and the request's metadata. */
@@ -38,16 +40,30 @@ export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res
 export const JSON_BODY_LIMIT = 1_000_000;
 export const MULTIPART_OVERHEAD = 64 * 1024;
 
+/**
+ * tRPC over HTTP. Plain JSON calls (single or batched queries and mutations: what the SDK and most
+ * clients send) take the direct path of trpc-json.ts; anything else goes through tRPC's own adapter.
+ */
 export function createTrpcHandler(deps: AppDeps, requestIdOf: (req: IncomingMessage) => string, maxBodySize = JSON_BODY_LIMIT) {
-  return createHTTPHandler({
-    router: appRouter,
-    basePath: "/trpc/",
-    maxBodySize,
-    createContext: ({ req, res }) => createHttpContext(deps, req, res, requestIdOf(req)),
-    onError: ({ error, path }) => {
-      // Failures inside procedures are logged by the call boundary; this catches the rest
-      // (context creation, unparsable requests).
-      if (error.code === "INTERNAL_SERVER_ERROR" && !path) deps.log.error({ err: error.cause ?? error }, "request failed");
-    },
-  });
+  const onError = ({ error, path }: { error: TRPCError; path?: string }) => {
+    // Failures inside procedures are logged by the call boundary; this catches the rest
+    // (context creation, unparsable requests).
+    if (error.code === "INTERNAL_SERVER_ERROR" && !path) deps.log.error({ err: error.cause ?? error }, "request failed");
+  };
+  const createContext = (req: IncomingMessage, res: ServerResponse) => createHttpContext(deps, req, res, requestIdOf(req));
+  const adapter = createHTTPHandler({ router: appRouter, basePath: "/trpc/", maxBodySize, createContext: ({ req, res }) => createContext(req, res), onError });
+  const direct = createJsonCallHandler({ router: appRouter, basePath: "/trpc/", maxBodySize, createContext, onError });
+  return (req: IncomingMessage, res: ServerResponse) => {
+    direct(req, res).then(
+      (handled) => handled || adapter(req, res),
+      (err: unknown) => {
+        deps.log.error({ err }, "request failed");
+        if (!res.headersSent) {
+          res.statusCode = 500;
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify({ error: { message: "Internal server error", code: -32603, data: { code: "INTERNAL_SERVER_ERROR", httpStatus: 500 } } }));
+        } else res.destroy();
+      },
+    );
+  };
 }

@@ -1,0 +1,146 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AnyTRPCRouter } from "@trpc/server";
+import {
+  getErrorShape,
+  getHTTPStatusCode,
+  getProcedureAtPath,
+  getTRPCErrorFromUnknown,
+  transformTRPCResponse,
+  TRPCError,
+} from "@trpc/server/unstable-core-do-not-import";
+
+type Procedure = NonNullable<Awaited<ReturnType<typeof getProcedureAtPath>>>;
+type OnError = (opts: { error: TRPCError; path: string; input: unknown; ctx: unknown; type: "query" | "mutation"; req: IncomingMessage }) => void;
+
+const METHOD_OF = { query: "GET", mutation: "POST" } as const;
+
+/** The request's media type, as tRPC's `hasContentType` reads it. */
+const mediaTypeOf = (req: IncomingMessage) => req.headers["content-type"]?.toLowerCase().split(";", 1)[0]?.trim();
+
+/** True when the caller asks for tRPC's streamed (jsonl) responses, which only the full adapter writes. */
+function wantsStream(req: IncomingMessage): boolean {
+  if (req.headers["trpc-accept"] !== undefined) return true;
+  const accept = req.headers.accept;
+  return typeof accept === "string" && accept.split(",").some((t) => t.trim() === "application/jsonl");
+}
+
+/**
+ * tRPC's plain JSON calls (one call, or a batch) answered without turning the Node request into a
+ * Fetch `Request` and back: the procedures run exactly as under tRPC's adapter, through tRPC's own
+ * procedure callers, error shapes and status rules, and the answer is written in one `res.end` with
+ * a Content-Length. Everything else (streamed responses, subscriptions, uploads, unknown paths, a
+ * method that does not fit the procedure, a body without a length or over the limit) returns false
+ * and is left to the full adapter, which reads nothing before that. `tests/integration/trpc-json.test.ts`
+ * sends the same requests down both paths and compares the answers.
+ */
+export function createJsonCallHandler<TContext>(opts: {
+  router: AnyTRPCRouter;
+  basePath: string;
+  maxBodySize: number;
+  createContext: (req: IncomingMessage, res: ServerResponse) => Promise<TContext>;
+  onError?: OnError;
+}) {
+  const config = opts.router._def._config;
+  const deserialize = (value: unknown) => config.transformer.input.deserialize(value);
+
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const method = req.method;
+    if (method !== "POST" && method !== "GET") return false;
+    const url = req.url ?? "";
+    if (!url.startsWith(opts.basePath)) return false;
+    const q = url.indexOf("?");
+    const pathPart = url.slice(opts.basePath.length, q === -1 ? undefined : q);
+    if (pathPart === "" || pathPart.includes("%")) return false;
+    const search = q === -1 ? null : new URLSearchParams(url.slice(q + 1));
+    const isBatch = search?.get("batch") === "1";
+    const paths = isBatch ? pathPart.split(",") : [pathPart];
+    if (wantsStream(req)) return false;
+
+    let length = 0;
+    if (method === "POST") {
+      if (mediaTypeOf(req) !== "application/json") return false;
+      length = Number(req.headers["content-length"]);
+      if (!Number.isInteger(length) || length < 0 || length > opts.maxBodySize) return false;
+    }
+    const procedures: Procedure[] = [];
+    for (const path of paths) {
+      const procedure = await getProcedureAtPath(opts.router, path);
+      if (!procedure || METHOD_OF[procedure._def.type as "query" | "mutation"] !== method) return false;
+      procedures.push(procedure);
+    }
+    const type = procedures[0]!._def.type as "query" | "mutation";
+
+    // From here on the request is ours. The context is made first, as tRPC makes it, and the body
+    // is parsed when the first procedure asks for its input (so bad JSON fails that call, as there).
+    const bodyText = method === "POST" ? readBody(req, length) : Promise.resolve(search?.get("input") ?? "");
+    bodyText.catch(() => {}); // a procedure without input never reads it; a lost body fails the calls that do
+    let ctx: TContext | undefined;
+    let ctxError: TRPCError | undefined;
+    try {
+      ctx = await opts.createContext(req, res);
+    } catch (cause) {
+      ctxError = getTRPCErrorFromUnknown(cause);
+    }
+    let parsed: Promise<Record<number, unknown>> | undefined;
+    let inputs: Record<number, unknown> | undefined;
+    const readInputs = () =>
+      (parsed ??= bodyText.then((text) => {
+        const raw: unknown = text ? JSON.parse(text) : undefined;
+        const result: Record<number, unknown> = {};
+        if (raw === undefined) return (inputs = result);
+        if (!isBatch) {
+          result[0] = deserialize(raw);
+          return (inputs = result);
+        }
+        if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+          throw new TRPCError({ code: "BAD_REQUEST", message: '"input" needs to be an object when doing a batch call' });
+        }
+        for (const index of paths.keys()) {
+          const value = (raw as Record<number, unknown>)[index];
+          if (value !== undefined) result[index] = deserialize(value);
+        }
+        return (inputs = result);
+      }).catch((cause: unknown) => {
+        // As tRPC's own reader: anything but a TRPCError (bad JSON) is the caller's BAD_REQUEST.
+        if (cause instanceof TRPCError) throw cause;
+        throw new TRPCError({ code: "BAD_REQUEST", message: cause instanceof Error ? cause.message : "Invalid input", cause });
+      }));
+
+    const calls = procedures.map(async (procedure, index): Promise<[TRPCError, undefined] | [undefined, unknown]> => {
+      const path = paths[index]!;
+      try {
+        if (ctxError) throw ctxError;
+        const data = await procedure({ path, getRawInput: async () => (await readInputs())[index], ctx, type, signal: undefined, batchIndex: index });
+        return [undefined, data];
+      } catch (cause) {
+        const error = getTRPCErrorFromUnknown(cause);
+        opts.onError?.({ error, path, input: inputs?.[index], ctx, type, req });
+        return [error, undefined];
+      }
+    });
+    const results = await Promise.all(calls);
+    const json = results.map(([error, data], index) =>
+      error ? { error: getErrorShape({ config, ctx, error, input: inputs?.[index], path: paths[index]!, type }) } : { result: { data } },
+    );
+    const status = getHTTPStatusCode(json, results.map(([error]) => error));
+    const body = JSON.stringify(transformTRPCResponse(config, isBatch ? json : json[0]!));
+    if (res.destroyed) return true;
+    res.statusCode = status;
+    res.setHeader("vary", "trpc-accept, accept");
+    res.setHeader("content-type", "application/json");
+    res.end(body);
+    return true;
+  };
+}
+
+/** The whole body of a request whose Content-Length is known and within the limit. */
+function readBody(req: IncomingMessage, length: number): Promise<string> {
+  if (length === 0) return Promise.resolve("");
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")));
+    req.once("error", reject);
+    req.once("aborted", () => reject(new TRPCError({ code: "CLIENT_CLOSED_REQUEST", message: "The request was closed before its body arrived." })));
+  });
+}
