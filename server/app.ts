@@ -9,6 +9,7 @@ import type { Config } from "./config";
 import type { AppDeps } from "./context";
 import { serveDemo } from "./demo/serve";
 import { requestIdOf } from "./http/request-meta";
+import { HireWriter } from "./hires/writer";
 import { createHub, type Hub } from "./hub/hub";
 import { createTrpcHandler, MULTIPART_OVERHEAD } from "./http/trpc-handler";
 import type { Logger } from "./logger";
@@ -55,6 +56,7 @@ export function createDeps(opts: { config: Config; log: Logger; db: Database; re
     storage: opts.storage,
     photoDecodeSlots: pLimit(opts.config.media.maxConcurrentDecodes),
     relay: new NotificationRelay({ db: opts.db, redis: opts.redis, log: opts.log, stream: opts.config.stream }),
+    hireWriter: new HireWriter(opts.db),
     metrics: createMetrics(),
   };
 }
@@ -149,6 +151,7 @@ export function createApp(opts: {
   });
   const hub = config.roles.hub ? createHub(server, deps, redis.duplicate) : null;
   if (hub) deps.metrics.hubGauges(hub.stats);
+  deps.metrics.hireWriterCounters(deps.hireWriter.stats);
   if (config.roles.relay) deps.relay.start();
   if (config.roles.api) deps.sessionCache.start();
   server.keepAliveTimeout = 5_000;

@@ -7,6 +7,7 @@ import type { Clock } from "./clock";
 import type { Config } from "./config";
 import type { Logger } from "./logger";
 import type { MediaStorage } from "./media/storage";
+import type { HireWriter } from "./hires/writer";
 import type { Metrics } from "./metrics";
 import type { NotificationRelay } from "./notifications/relay";
 import type { Redis } from "./redis";
@@ -26,6 +27,8 @@ export type AppDeps = {
   photoDecodeSlots: LimitFunction;
   /** Appends committed notifications to the recipients' streams (its retry loop runs in the relay role). */
   relay: NotificationRelay;
+  /** Writes hires, several to a statement when they arrive together (group commit). */
+  hireWriter: HireWriter;
   metrics: Metrics;
 };
 

@@ -23,7 +23,12 @@ export function createMetrics() {
     new Gauge({ name: "aiutami_hub_users", help: "Users with a socket on this process", registers: [registry], collect() { this.set(stats().users); } });
     new Gauge({ name: "aiutami_hub_streams", help: "User streams read by this process", registers: [registry], collect() { this.set(stats().streams); } });
   };
-  return { registry, calls, notificationsSent, hubEntries, hubGauges };
+  /** The hire writer's group commit: hires per statement is the ratio of the two counters. */
+  const hireWriterCounters = (stats: { statements: number; hires: number }) => {
+    new Counter({ name: "aiutami_hire_statements_total", help: "Statements that wrote hires (one hire, or a group commit of several)", registers: [registry], collect() { this.reset(); this.inc(stats.statements); } });
+    new Counter({ name: "aiutami_hire_statement_hires_total", help: "Hires sent in those statements", registers: [registry], collect() { this.reset(); this.inc(stats.hires); } });
+  };
+  return { registry, calls, notificationsSent, hubEntries, hubGauges, hireWriterCounters };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

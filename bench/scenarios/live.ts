@@ -54,6 +54,9 @@ function analyse(records: HireRecord[], receipts: Receipt[]) {
   return { sent: ok.length, failed: records.length - ok.length, delivered: ok.length - lost, lost, duplicated, fromCall, fromCommit };
 }
 
+const hiresPerStatement = (before: Awaited<ReturnType<typeof scrape>>, after: Awaited<ReturnType<typeof scrape>>) =>
+  round((after.hireStatementHires - before.hireStatementHires) / Math.max(1, after.hireStatements - before.hireStatements), 2);
+
 export type LiveOptions = { server: BenchServer; appUrl: string; sockets: number; rate: number; seconds: number; throughputRates: number[]; throughputSeconds: number };
 
 /** Scenarios 1 and 3 on one agency: delivery latency (with the bare Socket.IO baseline), then the throughput ladder. */
@@ -66,7 +69,7 @@ export async function runLive(opts: LiveOptions) {
     await hire(hirer, { ...base, rate: 50, seconds: 2 }); // warm-up: JIT, pools, plans
     await new Promise((r) => setTimeout(r, 1000));
     await collect(workers);
-    await scrape(opts.server.baseUrl); // resets the event-loop histogram
+    const metricsBefore = await scrape(opts.server.baseUrl); // also resets the event-loop histogram
 
     const label = (pid: number, comm: string) =>
       pid === opts.server.pid ? "server" : pid === hirer.child.pid ? "hirer (load)" : workers.some((w) => w.child.pid === pid) ? "socket workers (load)" : comm === "postgres" || comm === "redis-server" ? comm : "other";
@@ -87,6 +90,8 @@ export async function runLive(opts: LiveOptions) {
       achievedRate: round(result.sent / run.seconds, 1),
       commitToReceipt: summarize(result.fromCommit),
       eventLoopP99Ms: round(loop.eventLoopP99Ms, 1),
+      /** Group commit: hires per statement that wrote them, over the window. */
+      hiresPerStatement: hiresPerStatement(metricsBefore, loop),
       cpuSeconds,
       sockets: opts.sockets,
       rate: opts.rate,
@@ -97,16 +102,18 @@ export async function runLive(opts: LiveOptions) {
     };
 
     // The throughput ladder: the highest rate whose hires all succeed at that pace with p99 delivery under 100 ms.
-    const ladder: Array<{ rate: number; achieved: number; p99Ms: number; lost: number; failed: number; pass: boolean }> = [];
+    const ladder: Array<{ rate: number; achieved: number; p99Ms: number; lost: number; failed: number; hiresPerStatement: number; pass: boolean }> = [];
     for (const rate of opts.throughputRates) {
+      const stepBefore = await scrape(opts.server.baseUrl);
       const step = await hire(hirer, { ...base, rate, seconds: opts.throughputSeconds });
       await new Promise((r) => setTimeout(r, 3000));
+      const perStatement = hiresPerStatement(stepBefore, await scrape(opts.server.baseUrl));
       const a = analyse(step.records, await collect(workers));
       const s = summarize(a.fromCall);
       const achieved = round(a.sent / step.seconds, 1);
       const pass = a.lost === 0 && a.failed === 0 && step.skipped === 0 && s.p99Ms < 100 && achieved >= rate * 0.95;
-      ladder.push({ rate, achieved, p99Ms: s.p99Ms, lost: a.lost, failed: a.failed + step.skipped, pass });
-      console.log(`  throughput ${rate}/s: achieved ${achieved}/s, p99 ${s.p99Ms} ms, lost ${a.lost}, failed ${a.failed + step.skipped} -> ${pass ? "pass" : "stop"}`);
+      ladder.push({ rate, achieved, p99Ms: s.p99Ms, lost: a.lost, failed: a.failed + step.skipped, hiresPerStatement: perStatement, pass });
+      console.log(`  throughput ${rate}/s: achieved ${achieved}/s, p99 ${s.p99Ms} ms, lost ${a.lost}, failed ${a.failed + step.skipped}, ${perStatement} hires per statement -> ${pass ? "pass" : "stop"}`);
       if (!pass) break;
     }
     const best = ladder.filter((l) => l.pass).at(-1);

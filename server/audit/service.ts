@@ -26,8 +26,14 @@ const storedUserAgent = (actor: AuditActor) => actor.userAgent?.slice(0, 512) ??
  * The actor's session, address, user agent (cut to what is stored) and request id, as the last four
  * arguments of the hire functions (app_create_hire, app_transition_hire), which write the audit row.
  */
+export function auditActorFields(actor: AuditActor) {
+  return { session: actor.sessionId, ip: actor.ip, user_agent: storedUserAgent(actor), request_id: actor.requestId };
+}
+
+/** auditActorFields() as the last four arguments of a call. */
 export function auditActorArgs(actor: AuditActor) {
-  return sql`${actor.sessionId}::text, ${actor.ip}::text, ${storedUserAgent(actor)}::text, ${actor.requestId}::text`;
+  const f = auditActorFields(actor);
+  return sql`${f.session}::text, ${f.ip}::text, ${f.user_agent}::text, ${f.request_id}::text`;
 }
 
 /** Writes one audit row with the caller's transaction, so it commits or rolls back with the change. */

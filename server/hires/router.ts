@@ -32,7 +32,7 @@ export const hiresRouter = router({
     .input(CreateHireInput)
     .output(HireOutput)
     .mutation(async ({ ctx, input }) => {
-      const { hire, notifications } = await createHire({ db: ctx.db, tenantRef: ctx.tenantRef, actor: auditActorOf(ctx), client: ctx.auth.user, input, now: ctx.clock() });
+      const { hire, notifications } = await createHire({ writer: ctx.hireWriter, tenantRef: ctx.tenantRef, actor: auditActorOf(ctx), client: ctx.auth.user, input, now: ctx.clock() });
       await publishCommitted(ctx, notifications);
       return hire;
     }),

@@ -2,12 +2,13 @@ import { and, desc, eq, lt, sql } from "drizzle-orm";
 import { uuidv7 } from "uuidv7";
 import { rowsOf, type Database } from "../../db/client";
 import { hires, type hireStatuses } from "../../db/schema";
-import { auditActorArgs, type AuditActor } from "../audit/service";
+import { auditActorArgs, auditActorFields, type AuditActor } from "../audit/service";
 import { AppError } from "../errors";
 import { takePage } from "../pagination";
 import { toNotification, type NotificationRecord } from "../notifications/service";
 import { roleRefused, tenantNotFound, type TenantRole } from "../tenants/resolve";
 import type { CreateHireInput, HireOutput } from "./schemas";
+import type { HireWriter, Json } from "./writer";
 
 type Status = (typeof hireStatuses)[number];
 export type Transition = "accept" | "decline" | "cancel" | "complete";
@@ -49,24 +50,17 @@ function toHire(row: HireRow): HireOutput {
   };
 }
 
-type CreateHireRow = {
-  outcome: "created" | "no_tenant" | "not_client" | "no_provider";
-  tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole;
-  seq: string | number; notified_at: Date | string; payload: Json;
-};
-
 /** A jsonb column: postgres.js parses it, PGlite may hand back the text. */
-type Json = Record<string, unknown> | string;
 const jsonOf = <T>(value: Json | null): T => (typeof value === "string" ? JSON.parse(value) : value) as T;
 
 /**
  * A client hires a published provider of the tenant named by `tenantRef`. One statement (db function
- * app_create_hire) enters the tenant, checks the role and the provider, and writes the hire, the
- * provider's notification and the audit row: one round trip and one transaction, under the same
- * row-level security as statements sent one by one. A refusal writes nothing. The caller publishes the
- * returned notification: the statement has committed when this returns.
+ * app_create_hire, through the group-committing HireWriter) enters the tenant, checks the role and the
+ * provider, and writes the hire, the provider's notification and the audit row: one transaction, under
+ * the same row-level security as statements sent one by one. A refusal writes nothing. The caller
+ * publishes the returned notification: the statement has committed when this returns.
  */
-export async function createHire(opts: { db: Database; tenantRef: string; actor: AuditActor; client: Person; input: CreateHireInput; now: Date }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
+export async function createHire(opts: { writer: HireWriter; tenantRef: string; actor: AuditActor; client: Person; input: CreateHireInput; now: Date }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
   const { input, client, actor } = opts;
   if (Date.parse(input.startsAt) < opts.now.getTime() - 5 * 60_000) {
     throw new AppError("BAD_REQUEST", "startsAt is in the past.", { issues: [{ path: "startsAt", message: "must not be in the past" }] });
@@ -92,15 +86,13 @@ export async function createHire(opts: { db: Database; tenantRef: string; actor:
     endsAt: endsAt ? endsAt.toISOString() : null,
     jobDescription: input.jobDescription,
   };
-  const changes = { status: "requested", providerId: input.providerId };
-  const result = await opts.db.execute(sql`
-    select outcome, tenant_id, tenant_slug, tenant_name, member_role, seq, notified_at, payload from app_create_hire(
-      ${client.id}::uuid, ${opts.tenantRef}::text,
-      ${hireId}::uuid, ${input.providerId}::uuid, ${input.jobDescription}::text, ${input.location}::text, ${lat}::float8, ${lng}::float8,
-      ${startsAt.toISOString()}::timestamptz, ${endsAt ? endsAt.toISOString() : null}::timestamptz, ${fullName}::text, ${client.phone}::text, ${now.toISOString()}::timestamptz,
-      ${notificationId}::uuid, ${JSON.stringify(payload)}::jsonb,
-      ${uuidv7()}::uuid, ${JSON.stringify(changes)}::jsonb, ${auditActorArgs(actor)})`);
-  const [row] = rowsOf<CreateHireRow>(result);
+  const row = await opts.writer.create({
+    user: client.id, ref: opts.tenantRef,
+    hire_id: hireId, provider: input.providerId, job: input.jobDescription, location: input.location, lat, lng,
+    starts_at: startsAt.toISOString(), ends_at: endsAt ? endsAt.toISOString() : null, client_name: fullName, client_phone: client.phone, now: now.toISOString(),
+    notification_id: notificationId, payload,
+    audit_id: uuidv7(), audit_changes: { status: "requested", providerId: input.providerId }, ...auditActorFields(actor),
+  });
   if (!row || row.outcome === "no_tenant") throw tenantNotFound(opts.tenantRef);
   if (row.outcome === "not_client") throw roleRefused(["client"], row.member_role);
   if (row.outcome === "no_provider") {

@@ -24,6 +24,7 @@ export function backoffMs(attempts: number): number {
  */
 export class NotificationRelay {
   private readonly marks = new Set<string>();
+  private readonly pending: Array<{ records: NotificationRecord[]; resolve(): void }> = [];
   private markTimer: NodeJS.Timeout | undefined;
   private loopTimer: NodeJS.Timeout | undefined;
   private running = false;
@@ -34,25 +35,43 @@ export class NotificationRelay {
     private readonly opts: { intervalMs: number; batchSize: number; graceMs: number } = { intervalMs: 500, batchSize: 500, graceMs: 2000 },
   ) {}
 
-  /** After a commit: append now; what fails is left for the loop with its first backoff. */
-  async publish(records: NotificationRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    let ok: string[] = [];
+  /**
+   * After a commit: append now; what fails is left for the loop with its first backoff. Publishes made
+   * in the same turn of the event loop (the hires of one group commit) go to Redis in one pipeline.
+   * Never rejects: an append that fails is the loop's to retry.
+   */
+  publish(records: NotificationRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.pending.push({ records, resolve });
+      if (this.pending.length === 1) process.nextTick(() => void this.appendPending());
+    });
+  }
+
+  private async appendPending(): Promise<void> {
+    const waiting = this.pending.splice(0);
+    const records = waiting.flatMap((w) => w.records);
     try {
-      ok = await appendNotifications(this.deps.redis, records, this.deps.stream);
-    } catch (err) {
-      this.deps.log.warn({ err: (err as Error).message }, "stream append failed; the relay will retry");
-    }
-    for (const id of ok) this.marks.add(id);
-    this.markTimer ??= setTimeout(() => void this.flushMarks(), 20);
-    const failed = records.filter((r) => !ok.includes(r.id)).map((r) => r.id);
-    if (failed.length) {
-      await withRelayScope(this.deps.db, (tx) =>
-        tx
-          .update(notifications)
-          .set({ streamAttempts: sql`${notifications.streamAttempts} + 1`, nextAttemptAt: new Date(Date.now() + backoffMs(1)) })
-          .where(and(inArray(notifications.id, failed), isNull(notifications.streamedAt))),
-      ).catch((err: unknown) => this.deps.log.error({ err }, "could not record a failed append"));
+      let ok: string[] = [];
+      try {
+        ok = await appendNotifications(this.deps.redis, records, this.deps.stream);
+      } catch (err) {
+        this.deps.log.warn({ err: (err as Error).message }, "stream append failed; the relay will retry");
+      }
+      for (const id of ok) this.marks.add(id);
+      this.markTimer ??= setTimeout(() => void this.flushMarks(), 20);
+      const appended = new Set(ok);
+      const failed = records.filter((r) => !appended.has(r.id)).map((r) => r.id);
+      if (failed.length) {
+        await withRelayScope(this.deps.db, (tx) =>
+          tx
+            .update(notifications)
+            .set({ streamAttempts: sql`${notifications.streamAttempts} + 1`, nextAttemptAt: new Date(Date.now() + backoffMs(1)) })
+            .where(and(inArray(notifications.id, failed), isNull(notifications.streamedAt))),
+        ).catch((err: unknown) => this.deps.log.error({ err }, "could not record a failed append"));
+      }
+    } finally {
+      for (const w of waiting) w.resolve();
     }
   }
 

@@ -4,6 +4,7 @@ import { openPglite, type OpenedDatabase } from "../../db/migrate";
 import { auditLog, hires, memberships, notifications, providerProfiles, tenants, users } from "../../db/schema";
 import { bindScope } from "../../server/db-scope";
 import { createHire, transitionHire } from "../../server/hires/service";
+import { HireWriter } from "../../server/hires/writer";
 
 /** The embedded default (PGlite) runs the same migrations and the same row-level security. */
 describe("embedded database", () => {
@@ -40,6 +41,7 @@ describe("embedded database", () => {
 
   it("takes a hire in one statement (app_create_hire), and a refused one writes nothing", async () => {
     const { db } = database;
+    const writer = new HireWriter(db);
     const person = (email: string) => ({ email, passwordHash: "x", firstName: "Ada", lastName: "Rossi", phone: "+39 02 1234" });
     const [client, provider] = await db.insert(users).values([person("client@b.test"), person("carer@b.test")]).returning({ id: users.id });
     const tenantId = crypto.randomUUID();
@@ -67,14 +69,14 @@ describe("embedded database", () => {
     const actor = { userId: client!.id, sessionId: "s", ip: null, userAgent: null, requestId: "r" };
     const input = { providerId: provider!.id, jobDescription: "Company in the afternoon", location: "Via Roma 1", startsAt: new Date(Date.now() + 86_400_000).toISOString() };
     const asClient = { id: client!.id, firstName: "Ada", lastName: "Rossi", phone: "+39 02 1234" };
-    const { hire, notifications: [sent] } = await createHire({ db, tenantRef: "care", actor, client: asClient, input, now: new Date() });
+    const { hire, notifications: [sent] } = await createHire({ writer, tenantRef: "care", actor, client: asClient, input, now: new Date() });
     expect(hire).toMatchObject({ tenantId, status: "requested", clientFullName: "Ada Rossi" });
     expect(sent).toMatchObject({ seq: 1, userId: provider!.id, tenant: { id: tenantId, slug: "care" }, payload: { tenantId, hireId: hire.id } });
 
     const asProvider = { ...asClient, id: provider!.id };
-    await expect(createHire({ db, tenantRef: "care", actor, client: asProvider, input, now: new Date() })).rejects.toThrow(/needs the client role in this tenant; you are provider/);
-    await expect(createHire({ db, tenantRef: "elsewhere", actor, client: asClient, input, now: new Date() })).rejects.toThrow(/Tenant "elsewhere" not found/);
-    await expect(createHire({ db, tenantRef: "care", actor, client: asClient, input: { ...input, providerId: client!.id }, now: new Date() })).rejects.toThrow(/No published provider/);
+    await expect(createHire({ writer, tenantRef: "care", actor, client: asProvider, input, now: new Date() })).rejects.toThrow(/needs the client role in this tenant; you are provider/);
+    await expect(createHire({ writer, tenantRef: "elsewhere", actor, client: asClient, input, now: new Date() })).rejects.toThrow(/Tenant "elsewhere" not found/);
+    await expect(createHire({ writer, tenantRef: "care", actor, client: asClient, input: { ...input, providerId: client!.id }, now: new Date() })).rejects.toThrow(/No published provider/);
     const [counts, stored] = await db.transaction(async (tx) => {
       await bindScope(tx, { userId: provider!.id, tenantId });
       return Promise.all([Promise.all([tx.$count(hires), tx.$count(notifications), tx.$count(auditLog)]), tx.select({ createdAt: notifications.createdAt }).from(notifications)]);
@@ -97,5 +99,17 @@ describe("embedded database", () => {
       return tx.select({ payload: notifications.payload, createdAt: notifications.createdAt }).from(notifications).where(eq(notifications.userId, client!.id));
     });
     expect(listed).toEqual([{ payload: accepted.notifications[0]!.payload, createdAt: new Date(accepted.notifications[0]!.createdAt) }]);
+
+    // Hires that arrive together share one statement (app_create_hires); a refusal among them is its own.
+    const before = { ...writer.stats };
+    const together = await Promise.allSettled([
+      createHire({ writer, tenantRef: "care", actor, client: asClient, input, now: new Date() }),
+      createHire({ writer, tenantRef: "care", actor, client: asProvider, input, now: new Date() }),
+      createHire({ writer, tenantRef: "care", actor, client: asClient, input, now: new Date() }),
+    ]);
+    expect(writer.stats).toEqual({ statements: before.statements + 1, hires: before.hires + 3 });
+    expect(together.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const seqs = together.flatMap((r) => (r.status === "fulfilled" ? [r.value.notifications[0]!.seq] : []));
+    expect(seqs).toEqual([2, 3]);
   });
 });

@@ -1,0 +1,113 @@
+import { sql } from "drizzle-orm";
+import { rowsOf, type Database } from "../../db/client";
+import { isDatabaseUnavailable } from "../errors";
+import type { TenantRole } from "../tenants/resolve";
+
+/** app_create_hire's arguments by name (its parameters without the `p_`). */
+export type HireStatement = {
+  user: string; ref: string;
+  hire_id: string; provider: string; job: string; location: string; lat: number | null; lng: number | null;
+  starts_at: string; ends_at: string | null; client_name: string; client_phone: string | null; now: string;
+  notification_id: string; payload: Record<string, unknown>;
+  audit_id: string; audit_changes: Record<string, unknown>; session: string | null; ip: string | null; user_agent: string | null; request_id: string | null;
+};
+
+/** A jsonb column: postgres.js parses it, PGlite may hand back the text. */
+export type Json = Record<string, unknown> | string;
+
+/** What app_create_hire answers for one hire. */
+export type HireOutcome = {
+  outcome: "created" | "no_tenant" | "not_client" | "no_provider";
+  tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole;
+  seq: string | number; notified_at: Date | string; payload: Json;
+};
+
+type Waiting = { statement: HireStatement; resolve(row: HireOutcome | undefined): void; reject(err: unknown): void };
+
+/**
+ * Writes hires with group commit. A hire that finds the writer idle goes to PostgreSQL at once (after
+ * the requests read in the same turn of the event loop, which join it); while `concurrency` statements
+ * are in flight, new hires wait and then go together, up to `maxBatch` in one statement
+ * (app_create_hires): one round trip, one transaction and one WAL flush for all of them, instead of one
+ * each. Under light load every hire is a batch of one, so nothing waits; under heavy load the batches
+ * grow with the queue, which is what lets two cores carry more hires a second.
+ *
+ * Each hire is still written by app_create_hire with its own tenant, role and provider checks, and its
+ * refusal is its own. An error (not a refusal) aborts its batch's transaction, so nothing of it is
+ * written; each hire of the batch is then run alone, and only the one at fault fails. When the database
+ * is unreachable they all fail at once, as they would alone.
+ */
+export class HireWriter {
+  private readonly queue: Waiting[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  /** Statements sent, and hires sent in them (a batch that is run again alone counts again). */
+  readonly stats = { statements: 0, hires: 0 };
+
+  constructor(
+    private readonly db: Database,
+    private readonly opts: { concurrency: number; maxBatch: number } = { concurrency: 2, maxBatch: 64 },
+  ) {}
+
+  /** Writes one hire (in a batch or alone) and answers its outcome once that has committed. */
+  create(statement: HireStatement): Promise<HireOutcome | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ statement, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule() {
+    if (this.scheduled || this.inFlight >= this.opts.concurrency || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.queue.length > 0 && this.inFlight < this.opts.concurrency) {
+        const batch = this.queue.splice(0, this.opts.maxBatch);
+        this.inFlight++;
+        void this.write(batch).finally(() => {
+          this.inFlight--;
+          this.schedule();
+        });
+      }
+    });
+  }
+
+  private async write(batch: Waiting[]): Promise<void> {
+    if (batch.length === 1) return this.alone(batch[0]!);
+    let rows: Array<HireOutcome & { idx: number }>;
+    this.stats.statements++;
+    this.stats.hires += batch.length;
+    try {
+      rows = rowsOf(await this.db.execute(sql`select * from app_create_hires(${JSON.stringify(batch.map((w, i) => ({ ...w.statement, i })))}::jsonb)`));
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) {
+        for (const w of batch) w.reject(err);
+        return;
+      }
+      // Nothing of the batch was written: each hire on its own, so only the faulty one fails.
+      await Promise.all(batch.map((w) => this.alone(w)));
+      return;
+    }
+    const byIndex = new Map(rows.map((r) => [Number(r.idx), r]));
+    batch.forEach((w, i) => w.resolve(byIndex.get(i)));
+  }
+
+  private async alone(w: Waiting): Promise<void> {
+    const s = w.statement;
+    this.stats.statements++;
+    this.stats.hires++;
+    try {
+      const result = await this.db.execute(sql`
+        select outcome, tenant_id, tenant_slug, tenant_name, member_role, seq, notified_at, payload from app_create_hire(
+          ${s.user}::uuid, ${s.ref}::text,
+          ${s.hire_id}::uuid, ${s.provider}::uuid, ${s.job}::text, ${s.location}::text, ${s.lat}::float8, ${s.lng}::float8,
+          ${s.starts_at}::timestamptz, ${s.ends_at}::timestamptz, ${s.client_name}::text, ${s.client_phone}::text, ${s.now}::timestamptz,
+          ${s.notification_id}::uuid, ${JSON.stringify(s.payload)}::jsonb,
+          ${s.audit_id}::uuid, ${JSON.stringify(s.audit_changes)}::jsonb, ${s.session}::text, ${s.ip}::text, ${s.user_agent}::text, ${s.request_id}::text)`);
+      w.resolve(rowsOf<HireOutcome>(result)[0]);
+    } catch (err) {
+      w.reject(err);
+    }
+  }
+}
