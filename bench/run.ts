@@ -32,7 +32,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "30" },
     "capacity-sockets": { type: "string", default: "10000" },
     "naive-users": { type: "string", default: "2000" },
-    "throughput-rates": { type: "string", default: "100,200,300,400,500,600,700,800,900,1000" },
+    "throughput-rates": { type: "string", default: "100,200,300,400,500,600,700,800,900,1000,1100,1200,1300,1400" },
     "throughput-duration": { type: "string", default: "8" },
     "cpu-prof": { type: "boolean", default: false },
     queries: { type: "string", default: "500" },
