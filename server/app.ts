@@ -56,7 +56,7 @@ export function createDeps(opts: { config: Config; log: Logger; db: Database; re
     storage: opts.storage,
     photoDecodeSlots: pLimit(opts.config.media.maxConcurrentDecodes),
     relay: new NotificationRelay({ db: opts.db, redis: opts.redis, log: opts.log, stream: opts.config.stream }),
-    hireWriter: new HireWriter(opts.db),
+    hireWriter: new HireWriter(opts.db, opts.log),
     metrics: createMetrics(),
   };
 }

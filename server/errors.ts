@@ -68,6 +68,32 @@ export function pgErrorCode(error: unknown): string | undefined {
 
 export const PG_UNIQUE_VIOLATION = "23505";
 
+/** A NUL, or a lone surrogate (in `u` mode a well-formed pair is one code point, not two Cs). */
+const UNSTORABLE = /\0|\p{Cs}/u;
+
+/**
+ * The path to the first string in a JSON input that PostgreSQL cannot store (text and jsonb refuse a NUL
+ * and an unpaired UTF-16 surrogate), or null. Walks plain objects and arrays only (not FormData).
+ */
+export function unstorableStringPath(value: unknown, path: Array<string | number> = []): Array<string | number> | null {
+  if (typeof value === "string") return UNSTORABLE.test(value) ? path : null;
+  if (path.length > 32 || value === null || typeof value !== "object") return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = unstorableStringPath(value[i], [...path, i]);
+      if (found) return found;
+    }
+    return null;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return null;
+  for (const [key, item] of Object.entries(value)) {
+    const found = unstorableStringPath(key, [...path, key]) ?? unstorableStringPath(item, [...path, key]);
+    if (found) return found;
+  }
+  return null;
+}
+
 export { ZodError };
 
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "CONNECT_TIMEOUT", "57P01", "57P02", "57P03"]);

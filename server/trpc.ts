@@ -2,7 +2,7 @@ import "./zod-messages";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { Transaction } from "../db/client";
 import type { Context } from "./context";
-import { AppError, isDatabaseUnavailable, toTRPCError, ZodError, zodIssues, type FieldIssue } from "./errors";
+import { AppError, isDatabaseUnavailable, toTRPCError, unstorableStringPath, ZodError, zodIssues, type FieldIssue } from "./errors";
 import { bindScope } from "./db-scope";
 import { enterTenant, roleRefused, TENANT_REF_PATTERN, tenantNotFound, type TenantRole } from "./tenants/resolve";
 
@@ -79,18 +79,28 @@ const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
   return result;
 });
 
-/** A browser sends cookies to any site's requests; a mutation riding on one needs an allowed Origin. */
-const originGuard = t.middleware(({ ctx, type, next }) => {
+/**
+ * Two checks before any procedure. A browser sends cookies to any site's requests, so a mutation riding
+ * on one needs an allowed Origin. And no string in the input may hold what PostgreSQL cannot store (a
+ * NUL, or an unpaired surrogate, which JSON can carry): refused here, naming the field, instead of
+ * failing in the database. Input that cannot be read is left to the input parser, which says why.
+ */
+const requestGuard = t.middleware(async ({ ctx, type, getRawInput, next }) => {
   if (type === "mutation" && ctx.request.credentialSource === "cookie" && !ctx.request.originAllowed) {
     throw new TRPCError({
       code: "FORBIDDEN",
       message: "Cross-site request refused: a cookie-authenticated mutation needs an allowed Origin header.",
     });
   }
+  const found = unstorableStringPath(await getRawInput().catch(() => undefined));
+  if (found) {
+    const issue = { path: found.map(String).join(".") || "(input)", message: "must not contain a NUL character or an unpaired surrogate" };
+    throw new AppError("BAD_REQUEST", `Invalid input: ${issue.path}: ${issue.message}`, { issues: [issue] });
+  }
   return next();
 });
 
-export const publicProcedure = t.procedure.use(callBoundary).use(originGuard);
+export const publicProcedure = t.procedure.use(callBoundary).use(requestGuard);
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.auth) {

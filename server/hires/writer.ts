@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { rowsOf, type Database } from "../../db/client";
-import { isDatabaseUnavailable } from "../errors";
+import { AppError, isDatabaseUnavailable } from "../errors";
+import type { Logger } from "../logger";
 import type { TenantRole } from "../tenants/resolve";
 
 /** app_create_hire's arguments by name (its parameters without the `p_`). */
@@ -30,12 +31,15 @@ type Waiting = { statement: HireStatement; resolve(row: HireOutcome | undefined)
  * are in flight, new hires wait and then go together, up to `maxBatch` in one statement
  * (app_create_hires): one round trip, one transaction and one WAL flush for all of them, instead of one
  * each. Under light load every hire is a batch of one, so nothing waits; under heavy load the batches
- * grow with the queue, which is what lets two cores carry more hires a second.
+ * grow with the queue, which is what lets two cores carry more hires a second. At most `maxQueued` hires
+ * wait; past that a hire is refused at once with SERVICE_UNAVAILABLE (retry after a second) rather than
+ * left to wait without bound.
  *
  * Each hire is still written by app_create_hire with its own tenant, role and provider checks, and its
  * refusal is its own. An error (not a refusal) aborts its batch's transaction, so nothing of it is
- * written; each hire of the batch is then run alone, and only the one at fault fails. When the database
- * is unreachable they all fail at once, as they would alone.
+ * written; the batch's hires are then run again one at a time, in their order, in the same slot, and
+ * only the one at fault fails. When the database is unreachable they all fail at once, as they would
+ * alone.
  */
 export class HireWriter {
   private readonly queue: Waiting[] = [];
@@ -46,11 +50,15 @@ export class HireWriter {
 
   constructor(
     private readonly db: Database,
-    private readonly opts: { concurrency: number; maxBatch: number } = { concurrency: 2, maxBatch: 64 },
+    private readonly log: Pick<Logger, "warn" | "error">,
+    private readonly opts: { concurrency: number; maxBatch: number; maxQueued: number } = { concurrency: 2, maxBatch: 64, maxQueued: 5_000 },
   ) {}
 
   /** Writes one hire (in a batch or alone) and answers its outcome once that has committed. */
   create(statement: HireStatement): Promise<HireOutcome | undefined> {
+    if (this.queue.length >= this.opts.maxQueued) {
+      return Promise.reject(new AppError("SERVICE_UNAVAILABLE", "Too many hires are waiting to be written: try again in a second.", { retryAfterSeconds: 1 }));
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ statement, resolve, reject });
       this.schedule();
@@ -65,10 +73,16 @@ export class HireWriter {
       while (this.queue.length > 0 && this.inFlight < this.opts.concurrency) {
         const batch = this.queue.splice(0, this.opts.maxBatch);
         this.inFlight++;
-        void this.write(batch).finally(() => {
-          this.inFlight--;
-          this.schedule();
-        });
+        this.write(batch)
+          .catch((err: unknown) => {
+            // Not expected (each path settles its own hires); a hire already answered ignores this.
+            this.log.error({ err }, "hire writer failed");
+            for (const w of batch) w.reject(err);
+          })
+          .finally(() => {
+            this.inFlight--;
+            this.schedule();
+          });
       }
     });
   }
@@ -85,8 +99,9 @@ export class HireWriter {
         for (const w of batch) w.reject(err);
         return;
       }
-      // Nothing of the batch was written: each hire on its own, so only the faulty one fails.
-      await Promise.all(batch.map((w) => this.alone(w)));
+      // Nothing of the batch was written: each hire on its own, in order, so only the faulty one fails.
+      this.log.warn({ err, hires: batch.length }, "a group commit of hires failed; writing them one at a time");
+      for (const w of batch) await this.alone(w);
       return;
     }
     const byIndex = new Map(rows.map((r) => [Number(r.idx), r]));

@@ -32,6 +32,9 @@ function wantsStream(req: IncomingMessage): boolean {
  * method that does not fit the procedure, a body without a length or over the limit) returns false
  * and is left to the full adapter, which reads nothing before that. `tests/integration/trpc-json.test.ts`
  * sends the same requests down both paths and compares the answers.
+ *
+ * One difference: procedures get no abort signal (the adapter's aborts when the client goes away).
+ * None of ours reads it; a procedure that needs one must not be served here.
  */
 export function createJsonCallHandler<TContext>(opts: {
   router: AnyTRPCRouter;
@@ -47,20 +50,27 @@ export function createJsonCallHandler<TContext>(opts: {
     const method = req.method;
     if (method !== "POST" && method !== "GET") return false;
     const url = req.url ?? "";
-    if (!url.startsWith(opts.basePath)) return false;
+    if (!url.startsWith(opts.basePath) || url.includes("#")) return false;
+    // The adapter answers a Host it cannot make a URL of with its own error.
+    const host = req.headers.host;
+    if (host !== undefined && !URL.canParse(`http://${host}`)) return false;
     const q = url.indexOf("?");
     const pathPart = url.slice(opts.basePath.length, q === -1 ? undefined : q);
     if (pathPart === "" || pathPart.includes("%")) return false;
     const search = q === -1 ? null : new URLSearchParams(url.slice(q + 1));
+    if (search?.has("connectionParams")) return false;
     const isBatch = search?.get("batch") === "1";
     const paths = isBatch ? pathPart.split(",") : [pathPart];
     if (wantsStream(req)) return false;
 
     let length = 0;
+    const mediaType = mediaTypeOf(req);
     if (method === "POST") {
-      if (mediaTypeOf(req) !== "application/json") return false;
+      if (mediaType !== "application/json") return false;
       length = Number(req.headers["content-length"]);
       if (!Number.isInteger(length) || length < 0 || length > opts.maxBodySize) return false;
+    } else if (mediaType !== undefined && mediaType !== "application/json") {
+      return false; // a GET declaring a form or a byte stream: the adapter refuses it
     }
     const procedures: Procedure[] = [];
     for (const path of paths) {
@@ -133,14 +143,22 @@ export function createJsonCallHandler<TContext>(opts: {
   };
 }
 
-/** The whole body of a request whose Content-Length is known and within the limit. */
+/**
+ * The whole body of a request whose Content-Length is known and within the limit, decoded as the Fetch
+ * API's `text()` decodes it (UTF-8, a leading byte-order mark dropped).
+ */
 function readBody(req: IncomingMessage, length: number): Promise<string> {
   if (length === 0) return Promise.resolve("");
+  const closed = () => new TRPCError({ code: "CLIENT_CLOSED_REQUEST", message: "The request was closed before its body arrived." });
+  if (req.readableEnded || req.destroyed) return Promise.reject(closed());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")));
+    req.once("end", () => {
+      const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
+      resolve(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    });
     req.once("error", reject);
-    req.once("aborted", () => reject(new TRPCError({ code: "CLIENT_CLOSED_REQUEST", message: "The request was closed before its body arrived." })));
+    req.once("close", () => reject(closed())); // after "end" this settles nothing
   });
 }

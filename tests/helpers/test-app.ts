@@ -66,6 +66,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}, opts
     deps,
     clock,
     close: async () => {
+      await deps.relay.stop(); // records the last appends as streamed, so no other file's relay takes them again
       await redis.close();
       await storage.close();
       await database.close();

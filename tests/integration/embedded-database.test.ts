@@ -5,6 +5,7 @@ import { auditLog, hires, memberships, notifications, providerProfiles, tenants,
 import { bindScope } from "../../server/db-scope";
 import { createHire, transitionHire } from "../../server/hires/service";
 import { HireWriter } from "../../server/hires/writer";
+import { createLogger } from "../../server/logger";
 
 /** The embedded default (PGlite) runs the same migrations and the same row-level security. */
 describe("embedded database", () => {
@@ -41,7 +42,7 @@ describe("embedded database", () => {
 
   it("takes a hire in one statement (app_create_hire), and a refused one writes nothing", async () => {
     const { db } = database;
-    const writer = new HireWriter(db);
+    const writer = new HireWriter(db, createLogger("silent"));
     const person = (email: string) => ({ email, passwordHash: "x", firstName: "Ada", lastName: "Rossi", phone: "+39 02 1234" });
     const [client, provider] = await db.insert(users).values([person("client@b.test"), person("carer@b.test")]).returning({ id: users.id });
     const tenantId = crypto.randomUUID();

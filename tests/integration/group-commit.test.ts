@@ -25,6 +25,21 @@ afterAll(async () => {
   await env.close();
 });
 
+/** A hire as HireWriter takes it, from the marketplace's client to its provider. */
+const statement = (hireId: string, n: number): HireStatement => ({
+  user: m.client.id, ref: m.tenant.slug,
+  hire_id: hireId, provider: m.provider.id, job: `Group commit fault ${n}`, location: "Milan", lat: null, lng: null,
+  starts_at: new Date(Date.now() + 86_400_000).toISOString(), ends_at: null, client_name: "Client User", client_phone: null, now: new Date().toISOString(),
+  notification_id: uuidv7(), payload: { n, hireId },
+  audit_id: uuidv7(), audit_changes: {}, session: null, ip: null, user_agent: null, request_id: `fault-${n}`,
+});
+
+/**
+ * Hires written through a writer of the test's own are never published; marks their notifications
+ * streamed, as publishing would, so no other file's relay finds them (the files share one database).
+ */
+const markPublished = (hireIds: string[]) => owner`update notifications set streamed_at = now() where payload->>'hireId' = any(${hireIds})`;
+
 const seqsOf = async (userId: string) => (await owner`select seq from notifications where user_id = ${userId} order by seq`).map((r) => Number(r.seq));
 
 describe("group commit of hires", () => {
@@ -63,21 +78,40 @@ describe("group commit of hires", () => {
     expect(results.map((r) => (r.status === "fulfilled" ? "OK" : (r.reason as { code: string }).code))).toEqual(["OK", "NOT_FOUND", "FORBIDDEN", "OK"]);
   });
 
-  it("when one hire of a batch fails, the batch writes nothing and the others are written alone", async () => {
-    const writer = new HireWriter(env.deps.db);
-    const taken = uuidv7();
-    const statement = (hireId: string, n: number): HireStatement => ({
-      user: m.client.id, ref: m.tenant.slug,
-      hire_id: hireId, provider: m.provider.id, job: `Group commit fault ${n}`, location: "Milan", lat: null, lng: null,
-      starts_at: new Date(Date.now() + 86_400_000).toISOString(), ends_at: null, client_name: "Client User", client_phone: null, now: new Date().toISOString(),
-      notification_id: uuidv7(), payload: { n },
-      audit_id: uuidv7(), audit_changes: {}, session: null, ip: null, user_agent: null, request_id: `fault-${n}`,
+  it("a string PostgreSQL cannot store is refused before any statement, naming its field", async () => {
+    const before = { ...env.deps.hireWriter.stats };
+    const client = callerAs(env, m.client.auth, { tenant: m.tenant.slug });
+    const refused = await client.hires.create({ ...hireInput(m.provider.id), location: "Via Roma\u0000 1" }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      code: "BAD_REQUEST",
+      message: "Invalid input: location: must not contain a NUL character or an unpaired surrogate",
+      cause: { details: { issues: [{ path: "location", message: "must not contain a NUL character or an unpaired surrogate" }] } },
     });
+    const lone = await client.hires.create({ ...hireInput(m.provider.id), jobDescription: "Caf\ud800 au lait, twice a week" }).catch((e: unknown) => e);
+    expect(lone).toMatchObject({ code: "BAD_REQUEST", cause: { details: { issues: [{ path: "jobDescription" }] } } });
+    expect(env.deps.hireWriter.stats).toEqual(before);
+  });
+
+  it("past its queue bound the writer refuses at once with SERVICE_UNAVAILABLE, and writes the rest", async () => {
+    const writer = new HireWriter(env.deps.db, env.deps.log, { concurrency: 1, maxBatch: 64, maxQueued: 2 });
+    const ids = [uuidv7(), uuidv7(), uuidv7(), uuidv7()];
+    const results = await Promise.allSettled(ids.map((id, n) => writer.create(statement(id, 100 + n))));
+    await markPublished(ids);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "rejected"]);
+    expect(results[2]).toMatchObject({ reason: { code: "SERVICE_UNAVAILABLE", details: { retryAfterSeconds: 1 } } });
+    expect(writer.stats).toEqual({ statements: 1, hires: 2 });
+  });
+
+  it("when one hire of a batch fails, the batch writes nothing and the others are written alone", async () => {
+    const writer = new HireWriter(env.deps.db, env.deps.log);
+    const taken = uuidv7();
     expect(await writer.create(statement(taken, 0))).toMatchObject({ outcome: "created" });
+    await markPublished([taken]);
     const seqsBefore = await seqsOf(m.provider.id);
     // The second reuses a hire id: its INSERT violates the primary key and aborts the batch's transaction.
     const ids = [uuidv7(), taken, uuidv7()];
     const results = await Promise.allSettled(ids.map((id, i) => writer.create(statement(id, i + 1))));
+    await markPublished(ids);
     expect(results[0]).toMatchObject({ status: "fulfilled", value: { outcome: "created" } });
     expect(results[1]).toMatchObject({ status: "rejected", reason: { cause: { code: "23505" } } });
     expect(results[2]).toMatchObject({ status: "fulfilled", value: { outcome: "created" } });

@@ -49,7 +49,8 @@ async function send(base: string, r: Req, requestId: string) {
     headers: { "x-request-id": requestId, ...(r.method === "POST" ? { "content-type": "application/json" } : {}), ...r.headers },
     body: r.body,
   });
-  return { status: res.status, contentType: res.headers.get("content-type"), vary: res.headers.get("vary"), body: await res.text() };
+  const chunked = res.headers.get("transfer-encoding") === "chunked";
+  return { status: res.status, contentType: res.headers.get("content-type"), vary: res.headers.get("vary"), chunked, body: await res.text() };
 }
 
 /** Both servers, one request each, with the same request id; returns both answers. */
@@ -59,33 +60,60 @@ async function both(r: Req) {
   return { ours, theirs };
 }
 
+/** A JSON body as a value (key order aside); anything else (a jsonl stream) as its text. */
+const parsed = (body: string): unknown => {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return body;
+  }
+};
 const bearer = (user: TestUser, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${user.token}`, "x-tenant-id": tenant.slug, ...extra });
 const q = (input: unknown) => `input=${encodeURIComponent(JSON.stringify(input))}`;
 
 describe("the direct JSON path answers as tRPC's adapter does", () => {
-  const cases: Array<[string, () => Req]> = [
-    ["a query without input", () => ({ method: "GET", path: "auth.me", headers: bearer(client) })],
-    ["a query with input", () => ({ method: "GET", path: `notifications.list?${q({ limit: 5 })}`, headers: bearer(provider) })],
-    ["a batch of two queries", () => ({ method: "GET", path: `auth.me,notifications.unreadCount?batch=1&${q({ 0: undefined, 1: {} })}`, headers: bearer(provider) })],
-    ["an unauthenticated query", () => ({ method: "GET", path: "auth.me" })],
-    ["a batch where one call is refused (207)", () => ({ method: "GET", path: `auth.me,notifications.unreadCount?batch=1&${q({})}`, headers: { authorization: `Bearer ${provider.token}` } })],
-    ["a mutation with invalid input, naming the fields", () => ({ method: "POST", path: "hires.create", body: JSON.stringify({ providerId: "nope", jobDescription: "" }), headers: bearer(client) })],
-    ["a batched mutation with invalid input", () => ({ method: "POST", path: "hires.create?batch=1", body: JSON.stringify({ 0: { providerId: provider.id } }), headers: bearer(client) })],
-    ["a batch whose input is not an object", () => ({ method: "POST", path: "hires.create?batch=1", body: "[1]", headers: bearer(client) })],
-    ["a body that is not JSON", () => ({ method: "POST", path: "hires.create", body: "{not json", headers: bearer(client) })],
-    ["an empty body", () => ({ method: "POST", path: "auth.logOut", body: "", headers: { "content-type": "application/json" } })],
-    ["a mutation refused by role", () => ({ method: "POST", path: "hires.create", body: JSON.stringify(hireInput(provider.id)), headers: bearer(provider) })],
-    ["a mutation to an unknown tenant", () => ({ method: "POST", path: "hires.create", body: JSON.stringify(hireInput(provider.id)), headers: bearer(client, { "x-tenant-id": "no-such-agency" }) })],
-    ["a query sent as POST (left to the adapter)", () => ({ method: "POST", path: "auth.me", body: "{}", headers: bearer(client) })],
-    ["a mutation sent as GET (left to the adapter)", () => ({ method: "GET", path: "hires.create", headers: bearer(client) })],
-    ["an unknown procedure (left to the adapter)", () => ({ method: "GET", path: "hires.nothing", headers: bearer(client) })],
+  const cases: Array<[string, "direct" | "adapter", () => Req]> = [
+    ["a query without input", "direct", () => ({ method: "GET", path: "auth.me", headers: bearer(client) })],
+    ["a query with input", "direct", () => ({ method: "GET", path: `notifications.list?${q({ limit: 5 })}`, headers: bearer(provider) })],
+    ["a batch of two queries", "direct", () => ({ method: "GET", path: `auth.me,notifications.unreadCount?batch=1&${q({ 0: undefined, 1: {} })}`, headers: bearer(provider) })],
+    ["a batch without input", "direct", () => ({ method: "GET", path: "auth.me,notifications.unreadCount?batch=1", headers: bearer(provider) })],
+    ["an unauthenticated query", "direct", () => ({ method: "GET", path: "auth.me" })],
+    ["a batch where one call is refused (207)", "direct", () => ({ method: "GET", path: `auth.me,notifications.unreadCount?batch=1&${q({})}`, headers: { authorization: `Bearer ${provider.token}` } })],
+    ["a mutation with invalid input, naming the fields", "direct", () => ({ method: "POST", path: "hires.create", body: JSON.stringify({ providerId: "nope", jobDescription: "" }), headers: bearer(client) })],
+    ["a batched mutation with invalid input", "direct", () => ({ method: "POST", path: "hires.create?batch=1", body: JSON.stringify({ 0: { providerId: provider.id } }), headers: bearer(client) })],
+    ["a batch whose input is not an object", "direct", () => ({ method: "POST", path: "hires.create?batch=1", body: "[1]", headers: bearer(client) })],
+    ["a body that is not JSON", "direct", () => ({ method: "POST", path: "hires.create", body: "{not json", headers: bearer(client) })],
+    ["a body with a byte-order mark", "direct", () => ({ method: "POST", path: "hires.create", body: `\uFEFF${JSON.stringify({ providerId: "nope" })}`, headers: bearer(client) })],
+    ["a string holding a NUL, named by its field", "direct", () => ({ method: "POST", path: "hires.create", body: JSON.stringify({ ...hireInput(provider.id), location: "Via Roma\u0000 1" }), headers: bearer(client) })],
+    ["a string holding an unpaired surrogate", "direct", () => ({ method: "POST", path: "hires.create", body: '{"providerId":"x","jobDescription":"caf\\ud800 au lait, twice"}', headers: bearer(client) })],
+    ["an empty body", "direct", () => ({ method: "POST", path: "auth.logOut", body: "", headers: { "content-type": "application/json" } })],
+    ["a mutation refused by role", "direct", () => ({ method: "POST", path: "hires.create", body: JSON.stringify(hireInput(provider.id)), headers: bearer(provider) })],
+    ["a mutation to an unknown tenant", "direct", () => ({ method: "POST", path: "hires.create", body: JSON.stringify(hireInput(provider.id)), headers: bearer(client, { "x-tenant-id": "no-such-agency" }) })],
+    ["a query sent as POST", "adapter", () => ({ method: "POST", path: "auth.me", body: "{}", headers: bearer(client) })],
+    ["a batch mixing a query and a mutation", "adapter", () => ({ method: "POST", path: "auth.me,auth.logOut?batch=1", body: "{}", headers: bearer(client) })],
+    ["a mutation sent as GET", "adapter", () => ({ method: "GET", path: "hires.create", headers: bearer(client) })],
+    ["a GET declaring a form body", "adapter", () => ({ method: "GET", path: "auth.me", headers: bearer(client, { "content-type": "multipart/form-data; boundary=x" }) })],
+    ["a body of another media type", "adapter", () => ({ method: "POST", path: "hires.create", body: "{}", headers: bearer(client, { "content-type": "text/plain" }) })],
+    ["a streamed (jsonl) batch", "adapter", () => ({ method: "GET", path: "auth.me?batch=1", headers: bearer(client, { "trpc-accept": "application/jsonl" }) })],
+    ["an unknown procedure", "adapter", () => ({ method: "GET", path: "hires.nothing", headers: bearer(client) })],
   ];
-  it.each(cases)("%s", async (_name, build) => {
+  it.each(cases)("%s (%s)", async (_name, path, build) => {
     const { ours, theirs } = await both(build());
     expect(ours.status).toBe(theirs.status);
     expect(ours.contentType).toBe(theirs.contentType);
     expect(ours.vary).toBe(theirs.vary);
-    expect(JSON.parse(ours.body)).toEqual(JSON.parse(theirs.body));
+    // The direct path writes one response with a length; the adapter streams its body in chunks.
+    expect(ours.chunked).toBe(path === "adapter");
+    expect(theirs.chunked).toBe(true);
+    expect(parsed(ours.body)).toEqual(parsed(theirs.body));
+  });
+
+  it("a string holding a NUL is a 400 naming the field", async () => {
+    const { ours } = await both({ method: "POST", path: "hires.create", body: JSON.stringify({ ...hireInput(provider.id), location: "Via Roma\u0000 1" }), headers: bearer(client) });
+    expect(ours.status).toBe(400);
+    expect(JSON.parse(ours.body)).toMatchObject({
+      error: { message: "Invalid input: location: must not contain a NUL character or an unpaired surrogate", data: { code: "BAD_REQUEST", issues: [{ path: "location" }] } },
+    });
   });
 
   it("a successful mutation answers with the same shape and status, once per server", async () => {
