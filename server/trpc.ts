@@ -80,24 +80,30 @@ const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
 });
 
 /**
- * Two checks before any procedure. A browser sends cookies to any site's requests, so a mutation riding
+ * Two checks for every procedure. A browser sends cookies to any site's requests, so a mutation riding
  * on one needs an allowed Origin. And no string in the input may hold what PostgreSQL cannot store (a
- * NUL, or an unpaired surrogate, which JSON can carry): refused here, naming the field, instead of
- * failing in the database. Input that cannot be read is left to the input parser, which says why.
+ * NUL, or an unpaired surrogate, which JSON can carry): refused as a 400 naming the field instead of
+ * failing in the database. That check wraps the input's reader, so it runs when the input parser reads
+ * the input: after the session, tenant and role checks, and never for a procedure without input.
  */
-const requestGuard = t.middleware(async ({ ctx, type, getRawInput, next }) => {
+const requestGuard = t.middleware(({ ctx, type, getRawInput, next }) => {
   if (type === "mutation" && ctx.request.credentialSource === "cookie" && !ctx.request.originAllowed) {
     throw new TRPCError({
       code: "FORBIDDEN",
       message: "Cross-site request refused: a cookie-authenticated mutation needs an allowed Origin header.",
     });
   }
-  const found = unstorableStringPath(await getRawInput().catch(() => undefined));
-  if (found) {
-    const issue = { path: found.map(String).join(".") || "(input)", message: "must not contain a NUL character or an unpaired surrogate" };
-    throw new AppError("BAD_REQUEST", `Invalid input: ${issue.path}: ${issue.message}`, { issues: [issue] });
-  }
-  return next();
+  return next({
+    getRawInput: async () => {
+      const raw = await getRawInput();
+      const found = unstorableStringPath(raw);
+      if (found) {
+        const issue = { path: found.map(String).join(".") || "(input)", message: "must not contain a NUL character or an unpaired surrogate" };
+        throw new AppError("BAD_REQUEST", `Invalid input: ${issue.path}: ${issue.message}`, { issues: [issue] });
+      }
+      return raw;
+    },
+  });
 });
 
 export const publicProcedure = t.procedure.use(callBoundary).use(requestGuard);

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { rowsOf, type Database } from "../../db/client";
-import { AppError, isDatabaseUnavailable } from "../errors";
+import { AppError, isDatabaseUnavailable, pgErrorCode } from "../errors";
 import type { Logger } from "../logger";
 import type { TenantRole } from "../tenants/resolve";
 
@@ -88,27 +88,38 @@ export class HireWriter {
   }
 
   private async write(batch: Waiting[]): Promise<void> {
-    if (batch.length === 1) return this.alone(batch[0]!);
+    if (batch.length === 1) {
+      await this.alone(batch[0]!);
+      return;
+    }
     let rows: Array<HireOutcome & { idx: number }>;
     this.stats.statements++;
     this.stats.hires += batch.length;
     try {
       rows = rowsOf(await this.db.execute(sql`select * from app_create_hires(${JSON.stringify(batch.map((w, i) => ({ ...w.statement, i })))}::jsonb)`));
     } catch (err) {
-      if (isDatabaseUnavailable(err)) {
+      if (!hireAtFault(err)) {
         for (const w of batch) w.reject(err);
         return;
       }
       // Nothing of the batch was written: each hire on its own, in order, so only the faulty one fails.
       this.log.warn({ err, hires: batch.length }, "a group commit of hires failed; writing them one at a time");
-      for (const w of batch) await this.alone(w);
+      for (const [i, w] of batch.entries()) {
+        const failure = await this.alone(w);
+        if (failure !== undefined && !hireAtFault(failure)) {
+          // The database went away meanwhile: the rest would fail the same way, one slow attempt each.
+          for (const rest of batch.slice(i + 1)) rest.reject(failure);
+          return;
+        }
+      }
       return;
     }
     const byIndex = new Map(rows.map((r) => [Number(r.idx), r]));
     batch.forEach((w, i) => w.resolve(byIndex.get(i)));
   }
 
-  private async alone(w: Waiting): Promise<void> {
+  /** One hire in its own statement; answers it, and returns its error if it failed. */
+  private async alone(w: Waiting): Promise<unknown> {
     const s = w.statement;
     this.stats.statements++;
     this.stats.hires++;
@@ -121,8 +132,22 @@ export class HireWriter {
           ${s.notification_id}::uuid, ${JSON.stringify(s.payload)}::jsonb,
           ${s.audit_id}::uuid, ${JSON.stringify(s.audit_changes)}::jsonb, ${s.session}::text, ${s.ip}::text, ${s.user_agent}::text, ${s.request_id}::text)`);
       w.resolve(rowsOf<HireOutcome>(result)[0]);
+      return undefined;
     } catch (err) {
       w.reject(err);
+      return err;
     }
   }
+}
+
+/**
+ * True when a failed statement was refused for one of its hires' data (a constraint, a value PostgreSQL
+ * will not take), so running the hires one by one isolates it. Not for a database that is unreachable,
+ * shutting down or out of resources (SQLSTATE classes 08, 53, 57, 58), or an error without a SQLSTATE:
+ * every hire would fail that way again.
+ */
+function hireAtFault(err: unknown): boolean {
+  if (isDatabaseUnavailable(err)) return false;
+  const code = pgErrorCode(err);
+  return code !== undefined && !/^(08|53|57|58)/.test(code);
 }

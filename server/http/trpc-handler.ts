@@ -57,11 +57,14 @@ export function createTrpcHandler(deps: AppDeps, requestIdOf: (req: IncomingMess
     direct(req, res).then(
       (handled) => handled || adapter(req, res),
       (err: unknown) => {
-        deps.log.error({ err }, "request failed");
+        const requestId = requestIdOf(req);
+        deps.log.error({ err, reqId: requestId }, "request failed");
         if (!res.headersSent) {
           res.statusCode = 500;
           res.setHeader("content-type", "application/json");
-          res.end(JSON.stringify({ error: { message: "Internal server error", code: -32603, data: { code: "INTERNAL_SERVER_ERROR", httpStatus: 500 } } }));
+          res.setHeader("vary", "trpc-accept, accept");
+          const message = `Internal server error (request id ${requestId})`;
+          res.end(JSON.stringify({ error: { message, code: -32603, data: { code: "INTERNAL_SERVER_ERROR", httpStatus: 500, requestId } } }));
         } else res.destroy();
       },
     );

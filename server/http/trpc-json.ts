@@ -33,6 +33,9 @@ function wantsStream(req: IncomingMessage): boolean {
  * and is left to the full adapter, which reads nothing before that. `tests/integration/trpc-json.test.ts`
  * sends the same requests down both paths and compares the answers.
  *
+ * The helpers come from `@trpc/server/unstable-core-do-not-import`, tRPC's internals: the version is
+ * pinned to patch releases (`~11.25`), and the conformance test fails if an update changes an answer.
+ *
  * One difference: procedures get no abort signal (the adapter's aborts when the client goes away).
  * None of ours reads it; a procedure that needs one must not be served here.
  */

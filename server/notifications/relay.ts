@@ -25,6 +25,7 @@ export function backoffMs(attempts: number): number {
 export class NotificationRelay {
   private readonly marks = new Set<string>();
   private readonly pending: Array<{ records: NotificationRecord[]; resolve(): void }> = [];
+  private readonly appending = new Set<Promise<void>>();
   private markTimer: NodeJS.Timeout | undefined;
   private loopTimer: NodeJS.Timeout | undefined;
   private running = false;
@@ -44,12 +45,19 @@ export class NotificationRelay {
     if (records.length === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.pending.push({ records, resolve });
-      if (this.pending.length === 1) process.nextTick(() => void this.appendPending());
+      if (this.pending.length === 1) process.nextTick(() => this.startAppend());
     });
+  }
+
+  private startAppend(): void {
+    const appending = this.appendPending();
+    this.appending.add(appending);
+    void appending.finally(() => this.appending.delete(appending));
   }
 
   private async appendPending(): Promise<void> {
     const waiting = this.pending.splice(0);
+    if (waiting.length === 0) return; // taken already by stop()
     const records = waiting.flatMap((w) => w.records);
     try {
       let ok: string[] = [];
@@ -143,6 +151,9 @@ export class NotificationRelay {
     this.running = false;
     clearTimeout(this.loopTimer);
     await this.busy;
+    // Appends already under way (or due on the next tick) record their marks before the last flush.
+    if (this.pending.length > 0) this.startAppend();
+    await Promise.all(this.appending);
     if (this.markTimer) clearTimeout(this.markTimer);
     await this.flushMarks();
   }

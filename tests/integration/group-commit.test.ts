@@ -69,6 +69,7 @@ describe("group commit of hires", () => {
   it("a refusal in a batch is that hire's alone", async () => {
     const provider = await addMember(env, m.tenant, "provider"); // no published profile
     const client = callerAs(env, m.client.auth, { tenant: m.tenant.slug });
+    const before = { ...env.deps.hireWriter.stats };
     const results = await Promise.allSettled([
       client.hires.create(hireInput(m.provider.id, 1)),
       client.hires.create(hireInput(provider.id, 2)),
@@ -76,6 +77,8 @@ describe("group commit of hires", () => {
       client.hires.create(hireInput(m.provider.id, 4)),
     ]);
     expect(results.map((r) => (r.status === "fulfilled" ? "OK" : (r.reason as { code: string }).code))).toEqual(["OK", "NOT_FOUND", "FORBIDDEN", "OK"]);
+    // The four went in one statement (other files' hires use writers of their own).
+    expect(env.deps.hireWriter.stats).toEqual({ statements: before.statements + 1, hires: before.hires + 4 });
   });
 
   it("a string PostgreSQL cannot store is refused before any statement, naming its field", async () => {
@@ -89,6 +92,9 @@ describe("group commit of hires", () => {
     });
     const lone = await client.hires.create({ ...hireInput(m.provider.id), jobDescription: "Caf\ud800 au lait, twice a week" }).catch((e: unknown) => e);
     expect(lone).toMatchObject({ code: "BAD_REQUEST", cause: { details: { issues: [{ path: "jobDescription" }] } } });
+    // The check runs when the input is read, after the session and role checks, which answer first.
+    const anonymous = await callerAs(env, null, { tenant: m.tenant.slug }).hires.create({ ...hireInput(m.provider.id), location: "\u0000" }).catch((e: unknown) => e);
+    expect(anonymous).toMatchObject({ code: "UNAUTHORIZED" });
     expect(env.deps.hireWriter.stats).toEqual(before);
   });
 
