@@ -53,6 +53,26 @@ function toHire(row: HireRow): HireOutput {
 /** A jsonb column: postgres.js parses it, PGlite may hand back the text. */
 const jsonOf = <T>(value: Json | null): T => (typeof value === "string" ? JSON.parse(value) : value) as T;
 
+/** What a hire function returns about the notification it wrote (app_create_hire, app_transition_hire). */
+type CommittedRow = { tenant_id: string; tenant_slug: string; tenant_name: string; seq: string | number | null; notified_at: Date | string | null; payload: Json | null };
+
+/**
+ * The notification a hire statement committed, as the relay publishes it: the stream carries what the
+ * statement stored (its seq, time and payload), so it is what the inbox lists.
+ */
+function committedNotification(row: CommittedRow, n: { id: string; userId: string; type: string }): NotificationRecord {
+  return toNotification({
+    id: n.id,
+    userId: n.userId,
+    seq: Number(row.seq),
+    tenant: { id: row.tenant_id, slug: row.tenant_slug, name: row.tenant_name },
+    type: n.type,
+    payload: jsonOf(row.payload),
+    createdAt: new Date(row.notified_at!),
+    readAt: null,
+  });
+}
+
 /**
  * A client hires a published provider of the tenant named by `tenantRef`. One statement (db function
  * app_create_hire, through the group-committing HireWriter) enters the tenant, checks the role and the
@@ -98,10 +118,9 @@ export async function createHire(opts: { writer: HireWriter; tenantRef: string; 
   if (row.outcome === "no_provider") {
     throw new AppError("NOT_FOUND", "No published provider with that id in this tenant.", { issues: [{ path: "providerId", message: "is not a published provider here" }] });
   }
-  const tenant = { id: row.tenant_id, slug: row.tenant_slug, name: row.tenant_name };
   const hire = toHire({
     id: hireId,
-    tenantId: tenant.id,
+    tenantId: row.tenant_id,
     clientId: client.id,
     providerId: input.providerId,
     status: "requested",
@@ -116,17 +135,7 @@ export async function createHire(opts: { writer: HireWriter; tenantRef: string; 
     createdAt: now,
     updatedAt: now,
   });
-  const notification = toNotification({
-    id: notificationId,
-    userId: input.providerId,
-    seq: Number(row.seq),
-    tenant,
-    type: "hire.requested",
-    payload: jsonOf(row.payload),
-    createdAt: new Date(row.notified_at),
-    readAt: null,
-  });
-  return { hire, notifications: [notification] };
+  return { hire, notifications: [committedNotification(row, { id: notificationId, userId: input.providerId, type: "hire.requested" })] };
 }
 
 /** Who is acting, from their session: no query needed for a name. */
@@ -206,19 +215,7 @@ export async function transitionHire(opts: {
     createdAt: new Date(stored.created_at),
     updatedAt: new Date(stored.updated_at),
   });
-  const tenant = { id: row.tenant_id, slug: row.tenant_slug, name: row.tenant_name };
-  // The stream carries what the statement stored, so it is what the inbox lists.
-  const notification = toNotification({
-    id: notificationId,
-    userId: row.recipient!,
-    seq: Number(row.seq),
-    tenant,
-    type: `hire.${rule.to}`,
-    payload: jsonOf(row.payload),
-    createdAt: new Date(row.notified_at!),
-    readAt: null,
-  });
-  return { hire, notifications: [notification] };
+  return { hire, notifications: [committedNotification(row, { id: notificationId, userId: row.recipient!, type: `hire.${rule.to}` })] };
 }
 
 export async function getHire(opts: { db: Database; tenantId: string; id: string; userId: string; role: TenantRole }): Promise<HireOutput> {
