@@ -23,8 +23,38 @@ function quoteLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
+/**
+ * Creates the owner URL's database when it does not exist and the owner may create databases, so a
+ * fresh PostgreSQL needs no manual step. Returns false when it could not (the caller reports why).
+ */
+async function createMissingDatabase(ownerUrl: string): Promise<boolean> {
+  const target = new URL(ownerUrl);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  if (!name) return false;
+  const maintenance = new URL(ownerUrl);
+  maintenance.pathname = "/postgres";
+  const admin = postgres(maintenance.toString(), { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    await admin.unsafe(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
+    return true;
+  } catch (err) {
+    // Another process created it meanwhile: that is what we wanted.
+    return (err as { code?: string }).code === "42P04";
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
 /** Applies the committed migrations as the owner, then sets the app role's password if one is configured. */
 export async function migratePostgresDatabase(ownerUrl: string, appPassword?: string): Promise<void> {
+  const probe = postgres(ownerUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  try {
+    await probe`select 1`;
+  } catch (err) {
+    if ((err as { code?: string }).code !== "3D000" || !(await createMissingDatabase(ownerUrl))) throw err;
+  } finally {
+    await probe.end({ timeout: 5 });
+  }
   const client = postgres(ownerUrl, { max: 1, onnotice: () => {} });
   try {
     const db = drizzlePostgres(client, { schema, casing: "snake_case" });

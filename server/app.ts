@@ -8,6 +8,7 @@ import { systemClock, type Clock } from "./clock";
 import type { Config } from "./config";
 import type { AppDeps } from "./context";
 import { serveDemo } from "./demo/serve";
+import { createCors } from "./http/cors";
 import { requestIdOf } from "./http/request-meta";
 import { HireWriter } from "./hires/writer";
 import { createHub, type Hub } from "./hub/hub";
@@ -91,7 +92,26 @@ export function createApp(opts: {
   // Admission control: an upload's body is read only once it holds a slot, so memory is bounded
   // by the slots, not by how many clients upload at once. Waiting bodies stay in socket buffers.
   const uploadSlots = pLimit(config.media.maxConcurrentUploads);
+  const apiCors = createCors(config.allowedOrigins);
   let inFlight = 0;
+
+  /** `GET /`: the demo page when it is on, otherwise where things are. */
+  function serveIndex(res: ServerResponse) {
+    if (config.demoPage) {
+      res.statusCode = 302;
+      res.setHeader("location", "/demo");
+      return res.end();
+    }
+    sendJson(res, 200, {
+      service: "aiutami",
+      api: "/trpc",
+      socket: "/socket.io",
+      health: "/healthz",
+      readiness: "/readyz",
+      metrics: "/metrics",
+      demo: "off (DEMO_PAGE=true turns it on)",
+    });
+  }
 
   async function readiness(res: ServerResponse) {
     const checks = await Promise.all([
@@ -115,6 +135,7 @@ export function createApp(opts: {
     res.once("close", () => inFlight--);
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
+    if (path === "/" && (req.method === "GET" || req.method === "HEAD")) return serveIndex(res);
     if (config.demoPage && req.method === "GET" && path.startsWith("/demo") && serveDemo(path, res)) return;
     if (path === "/readyz") return void readiness(res);
     if (path === "/metrics" && req.method === "GET") {
@@ -124,6 +145,7 @@ export function createApp(opts: {
       });
     }
     if (!config.roles.api && path.startsWith("/trpc/")) return sendJson(res, 404, { error: { message: "This process does not serve the API (ROLES).", requestId } });
+    if (path.startsWith("/trpc/") && apiCors(req, res)) return;
     if (path === "/trpc/profiles.uploadPhoto") {
       // Refuse a declared oversize body before reading any of it; the handler also counts while reading.
       if (Number(req.headers["content-length"] ?? 0) > uploadLimit) {

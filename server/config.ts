@@ -23,6 +23,7 @@ export const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default("0.0.0.0"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
   DATA_DIR: z.string().min(1).default(".data"),
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_APP_URL: postgresUrl.optional(),
@@ -70,10 +71,12 @@ export type Config = {
   port: number;
   host: string;
   logLevel: string;
+  /** `auto`: human-readable on a terminal in development, JSON otherwise. */
+  logFormat: "json" | "pretty";
   dataDir: string;
   database:
     | { kind: "pglite"; dataDir: string }
-    | { kind: "postgres"; ownerUrl: string; appUrl: string; appPassword?: string; poolSize: number };
+    | { kind: "postgres"; ownerUrl: string; appUrl: string; appUrlGiven: boolean; appPassword?: string; poolSize: number };
   redis: { url: string; explicit: boolean };
   /** Origins allowed to send cookie-authenticated mutations (besides the server's own host). */
   allowedOrigins: string[];
@@ -107,6 +110,22 @@ export type Config = {
     maxConcurrentUploads: number;
   };
 };
+
+/**
+ * Reads `.env` from the working directory (or the file named by ENV_FILE) into the environment when
+ * the file exists, before validation. Variables already set win over the file (Node's own loader never
+ * overrides them).
+ * @returns the file's path when one was read
+ */
+export function loadDotEnv(path = process.env.ENV_FILE ?? ".env"): string | null {
+  try {
+    process.loadEnvFile(path);
+    return path;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new ConfigError([`${path}: ${(err as Error).message}`]);
+  }
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -157,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         kind: "postgres",
         ownerUrl: e.DATABASE_URL,
         appUrl: e.DATABASE_APP_URL ?? deriveAppUrl(e.DATABASE_URL, e.DATABASE_APP_PASSWORD),
+        appUrlGiven: e.DATABASE_APP_URL !== undefined,
         appPassword: e.DATABASE_APP_PASSWORD,
         poolSize: e.DATABASE_POOL_SIZE,
       }
@@ -167,6 +187,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT === "auto" ? (e.NODE_ENV === "development" && process.stdout.isTTY ? "pretty" : "json") : e.LOG_FORMAT,
     dataDir: e.DATA_DIR,
     database,
     redis: { url: e.REDIS_URL ?? "redis://127.0.0.1:6379", explicit: e.REDIS_URL !== undefined },

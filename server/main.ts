@@ -1,38 +1,53 @@
 import { createApp } from "./app";
-import { ConfigError, loadConfig, type Config } from "./config";
+import { ConfigError, loadConfig, loadDotEnv, type Config } from "./config";
 import { openConfiguredDatabase } from "./database";
-import { createLogger } from "./logger";
+import { createLogger, type Logger } from "./logger";
 import { openMediaStorage } from "./media/storage";
-import { connectRedis, RedisUnavailableError } from "./redis";
+import { connectRedis, RedisUnavailableError, type RedisHandle } from "./redis";
+import { explainListenFailure, StartupError } from "./startup-errors";
+
+/** A failure a person can fix: one line, no stack, exit 1. Anything else is a bug and is printed whole. */
+function exitOnStartupFailure(err: unknown, log?: Logger): never {
+  if (err instanceof ConfigError || err instanceof StartupError || err instanceof RedisUnavailableError) {
+    console.error(err.message);
+  } else if (log) {
+    log.fatal({ err }, "start-up failed");
+  } else {
+    console.error(err);
+  }
+  process.exit(1);
+}
 
 async function main() {
   let config: Config;
   try {
+    loadDotEnv();
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
+    exitOnStartupFailure(err);
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, config.logFormat);
 
-  let redis;
+  let redis: RedisHandle | undefined;
+  let app: ReturnType<typeof createApp>;
+  let port: number;
   try {
     redis = await connectRedis({ ...config.redis, dataDir: config.dataDir, log });
-  } catch (err) {
-    if (err instanceof RedisUnavailableError) {
-      console.error(err.message);
-      process.exit(1);
+    const database = await openConfiguredDatabase(config);
+    const storage = await openMediaStorage(config);
+    app = createApp({ config, log, database, redis, storage });
+    try {
+      ({ port } = await app.listen());
+    } catch (err) {
+      throw explainListenFailure(err, config.port, config.host) ?? err;
     }
-    throw err;
+  } catch (err) {
+    await redis?.close().catch(() => {});
+    exitOnStartupFailure(err, log);
   }
-  const database = await openConfiguredDatabase(config);
-  const storage = await openMediaStorage(config);
-  const app = createApp({ config, log, database, redis, storage });
-  const { port } = await app.listen();
-  log.info({ port, database: database.kind, redis: redis.url }, `Aiutami listening on http://localhost:${port}`);
+  const base = `http://localhost:${port}`;
+  const where = [config.demoPage ? `demo page ${base}/demo` : null, `metrics ${base}/metrics`, `readiness ${base}/readyz`].filter(Boolean).join(", ");
+  log.info({ port, database: config.database.kind, redis: redis.url, roles: config.roles }, `Aiutami listening on ${base} (${where})`);
 
   let stopping = false;
   const stop = (signal: string) => {

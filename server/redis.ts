@@ -91,7 +91,7 @@ export async function connectRedis(opts: {
   if (!(await answers(url))) {
     if (opts.explicit || !hasRedisServerBinary()) {
       throw new RedisUnavailableError(
-        `Redis does not answer at ${url}: start one (e.g. \`redis-server --port 6379\` or \`docker compose up -d redis\`) or set REDIS_URL.`,
+        `Redis does not answer at ${url}${opts.explicit ? " (REDIS_URL)" : ""}: start one (e.g. \`redis-server --port ${new URL(url).port || 6379}\` or \`docker compose up -d redis\`) or set REDIS_URL.`,
       );
     }
     ({ url, child } = await startPrivateRedis(opts.dataDir, opts.log));

@@ -26,6 +26,10 @@ function isMissing(err: unknown): boolean {
 }
 
 function s3Client(opts: { endpoint?: string; region: string; credentials?: { accessKeyId: string; secretAccessKey: string }; forcePathStyle: boolean }) {
+  // The SDK warns on every start that its releases after January 2027 need Node 22. The lock file pins
+  // a release that runs on Node 20 (STACK.md), so the warning says nothing an operator can act on.
+  // eslint-disable-next-line no-restricted-properties -- sets the SDK's own switch; reads no configuration
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   return new S3Client({
     endpoint: opts.endpoint,
     region: opts.region,

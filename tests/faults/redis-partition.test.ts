@@ -10,7 +10,7 @@ let proxy: TcpProxy;
 let app: TestApp;
 beforeAll(async () => {
   proxy = await new TcpProxy({ host: "127.0.0.1", port: Number(new URL(inject("redisUrl")).port || 6379) }).start();
-  app = await startTestApp({ REDIS_URL: proxy.url });
+  app = await startTestApp({ REDIS_URL: proxy.redisUrlLike(inject("redisUrl")) });
 });
 afterAll(async () => {
   await app.close();

@@ -36,7 +36,8 @@ export async function startServer(env: Record<string, string>, opts: { nodeArgs?
   const port = await freePort();
   const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...(opts.nodeArgs ?? []), "--import", "tsx", "server/main.ts"], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: "warn", NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), ...env },
+    // ENV_FILE: a developer's own .env in the checkout must not reach the servers tests start.
+    env: { ...process.env, ENV_FILE: "/dev/null", LOG_LEVEL: "warn", NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), ...env },
     stdio: ["ignore", "inherit", "inherit"],
   });
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -34,6 +34,11 @@ export class TcpProxy {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** A Redis URL through this proxy to the same logical database as `target` (each test run has its own). */
+  redisUrlLike(target: string): string {
+    return `redis://127.0.0.1:${this.port}${new URL(target).pathname}`;
+  }
+
   get httpUrl() {
     return `http://127.0.0.1:${this.port}`;
   }

@@ -373,7 +373,7 @@ describe("Redis connections", () => {
 describe("Redis outage", () => {
   it("with Redis unreachable hires still succeed, and every notification arrives once it is back", async () => {
     const proxy = await new TcpProxy({ host: "127.0.0.1", port: Number(new URL(inject("redisUrl")).port || 6379) }).start();
-    const { env: local, server: app, close } = await startTestApp({ REDIS_URL: proxy.url });
+    const { env: local, server: app, close } = await startTestApp({ REDIS_URL: proxy.redisUrlLike(inject("redisUrl")) });
     try {
       const m = await createMarketplace(local);
       const d = await device(app.baseUrl, { token: m.provider.token });
