@@ -5,6 +5,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort, startServer, type BenchServer } from "../helpers/spawn-server";
 import { createAgency } from "../helpers/agency";
+import type * as Sdk from "../../client-sdk/src/index";
 
 /**
  * A front end on its own origin, as a Vite dev server would serve it: a page on another port loads the
@@ -61,7 +62,7 @@ afterAll(async () => {
 async function pageOn(origin: string): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
   await page.goto(`${origin}/`);
-  await page.waitForFunction(() => "sdk" in window);
+  await page.waitForFunction(() => "sdk" in globalThis);
   return page;
 }
 
@@ -75,10 +76,10 @@ describe("a front end on another origin, in Chromium", () => {
     // The provider's device: logs in, opens the inbox, waits for the hire's notification.
     await providerPage.evaluate(
       async ({ apiUrl, email, password, tenant }) => {
-        const sdk = (window as unknown as { sdk: typeof import("../../client-sdk/src/index") }).sdk;
+        const sdk = (globalThis as unknown as { sdk: typeof Sdk }).sdk;
         const client = sdk.createAiutamiClient({ baseUrl: apiUrl, tenant });
         await client.auth.logIn({ email, password });
-        const w = window as unknown as { received: Promise<unknown>; connected: Promise<void> };
+        const w = globalThis as unknown as { received: Promise<unknown>; connected: Promise<void> };
         w.received = new Promise((resolve) => client.notifications.on("notification", (n: unknown) => resolve(n)));
         w.connected = new Promise((resolve) => client.notifications.on("status", (s: string) => s === "connected" && resolve()));
         client.notifications.connect();
@@ -89,7 +90,7 @@ describe("a front end on another origin, in Chromium", () => {
 
     const hire = await clientPage.evaluate(
       async ({ apiUrl, email, password, tenant }) => {
-        const sdk = (window as unknown as { sdk: typeof import("../../client-sdk/src/index") }).sdk;
+        const sdk = (globalThis as unknown as { sdk: typeof Sdk }).sdk;
         const client = sdk.createAiutamiClient({ baseUrl: apiUrl, tenant });
         await client.auth.logIn({ email, password });
         const found = await client.api.profiles.search.query({ kind: "senior_caregiver", near: { lat: 45.46, lng: 9.19, radiusKm: 30 } });
@@ -102,7 +103,7 @@ describe("a front end on another origin, in Chromium", () => {
     );
     expect(hire.providers).toBe(1);
 
-    const received = (await providerPage.evaluate(() => (window as unknown as { received: Promise<unknown> }).received)) as { type: string; payload: { hireId?: string; id?: string; jobDescription: string } };
+    const received = (await providerPage.evaluate(() => (globalThis as unknown as { received: Promise<unknown> }).received)) as { type: string; payload: { hireId?: string; id?: string; jobDescription: string } };
     expect(received.type).toBe("hire.requested");
     expect(received.payload.jobDescription).toBe("Cross-origin visit");
   }, 60_000);
