@@ -27,6 +27,15 @@ async function main() {
     exitOnStartupFailure(err);
   }
   const log = createLogger(config.logLevel, config.logFormat);
+  // An exception that escapes every boundary is a bug: log it with its cause, then exit for the
+  // supervisor (compose's restart policy, systemd, Kubernetes) to start a clean process, rather than
+  // serving on in an unknown state.
+  const crash = (kind: string) => (err: unknown) => {
+    log.fatal({ err }, `${kind}: exiting for the supervisor to restart the process`);
+    process.exit(1);
+  };
+  process.on("uncaughtException", crash("uncaught exception"));
+  process.on("unhandledRejection", crash("unhandled rejection"));
 
   let redis: RedisHandle | undefined;
   let app: ReturnType<typeof createApp>;
