@@ -74,6 +74,6 @@ describe("the server process", () => {
     expect(await running.exited).toBe(1);
     const lines = running.output().trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^Redis does not answer at redis:\/\/127\.0\.0\.1:1: start one/);
+    expect(lines[0]).toMatch(/^Redis does not answer at redis:\/\/127\.0\.0\.1:1 \(REDIS_URL\): start one \(e\.g\. `redis-server --port 1`/);
   });
 });

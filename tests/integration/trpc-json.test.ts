@@ -101,7 +101,8 @@ describe("the direct JSON path answers as tRPC's adapter does", () => {
     const { ours, theirs } = await both(build());
     expect(ours.status).toBe(theirs.status);
     expect(ours.contentType).toBe(theirs.contentType);
-    expect(ours.vary).toBe(theirs.vary);
+    // The app's CORS layer adds Origin to tRPC's own Vary on every /trpc answer.
+    expect(ours.vary).toBe(`Origin, ${theirs.vary}`);
     // The direct path writes one response with a length; the adapter streams its body in chunks.
     expect(ours.chunked).toBe(path === "adapter");
     expect(theirs.chunked).toBe(true);
