@@ -1,8 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { countCalls, launchChromium, logIn, PASSWORD, seedAgency } from "../helpers/browser";
 import { startServer, type BenchServer } from "../helpers/spawn-server";
 
@@ -15,6 +16,8 @@ let server: BenchServer;
 let browser: Browser;
 let dataDir: string;
 const contexts: BrowserContext[] = [];
+/** Script errors and console errors (a CSP refusal among them) of every page: a test ends with none. */
+let pageErrors: string[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "aiutami-demo-page-"));
@@ -33,8 +36,25 @@ afterAll(async () => {
 async function openPage(width: number, locale = "en-US"): Promise<Page> {
   const context = await browser.newContext({ viewport: { width, height: HEIGHT }, locale });
   contexts.push(context);
-  return context.newPage();
+  context.on("page", watchErrors);
+  const page = await context.newPage();
+  return page;
 }
+
+function watchErrors(page: Page) {
+  page.on("pageerror", (err) => pageErrors.push(`${page.url()}: ${err.message}`));
+  page.on("console", (message) => {
+    // A refused request (the test's own aborted route) is logged as a console error too: that one is expected.
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) pageErrors.push(`${page.url()}: ${message.text()}`);
+  });
+}
+
+beforeEach(() => {
+  pageErrors = [];
+});
+afterEach(() => {
+  expect(pageErrors).toEqual([]);
+});
 
 async function openAs(email: string, width: number, locale?: string): Promise<Page> {
   const page = await openPage(width, locale);
@@ -99,7 +119,11 @@ async function expectDatesIn(page: Page, locale: string) {
 describe.each([1280, 375])("/demo at %i px", (width) => {
   it("logged out, the header offers nothing a logged-out user cannot use; a failed log-in says why", async () => {
     const page = await openPage(width);
-    await page.goto(`${server.baseUrl}/demo`);
+    const answer = await page.goto(`${server.baseUrl}/demo`);
+    const policy = answer!.headers()["content-security-policy"]!;
+    expect(policy).toContain("script-src 'self';");
+    expect(policy).toContain("style-src 'self';");
+    expect(policy).not.toContain("unsafe");
     await page.waitForSelector("#login button[type=submit]");
     for (const selector of ["#session", "#tenant", "#status", "#logout", "#inbox-view", "#client-view", "#hires-view"]) {
       expect(await page.isVisible(selector), selector).toBe(false);
@@ -108,11 +132,11 @@ describe.each([1280, 375])("/demo at %i px", (width) => {
     await expectFits(page, width);
     await page.screenshot({ path: join(ARTIFACTS, `demo-${width}-logged-out.png`), fullPage: true });
 
-    await page.fill('input[name="email"]', "nobody-here@b.test");
+    await page.fill('input[name="email"]', `nobody-${randomUUID()}@b.test`);
     await page.fill('input[name="password"]', `${PASSWORD}-wrong`);
     await page.click('#login button[type="submit"]');
     await page.waitForSelector("#login-error:not([hidden])");
-    expect(await page.textContent("#login-error")).toMatch(/\S/);
+    expect(await page.textContent("#login-error")).toBe("Email or password is incorrect.");
     expect(await page.isVisible("#session")).toBe(false);
   });
 
@@ -242,9 +266,21 @@ describe("/demo: failures and steps taken elsewhere", () => {
     expect(await inTab(tab2).locator(".hire-message.error").count()).toBe(0);
     expect(await buttonsOf(inTab(tab2))).toEqual(["Complete"]);
     expect((await agency.client.c.api.hires.get.query({ id: hire.id })).status).toBe("accepted");
+
+    // The client cancels the accepted hire: both of the provider's tabs see it live, buttons gone.
+    const client = await openAs(agency.client.email, 1280);
+    const mine = client.locator(`#my-hires li[data-hire-id="${hire.id}"]`);
+    await expect.poll(() => buttonsOf(mine)).toEqual(["Complete", "Cancel hire"]);
+    expect(await stateOf(mine)).toBe("Accepted by the provider");
+    await mine.locator("button.step-cancel").click();
+    await expect.poll(() => stateOf(mine)).toBe("Cancelled by you");
+    for (const tab of [tab1, tab2]) {
+      await expect.poll(() => stateOf(inTab(tab))).toBe("Cancelled by the client");
+      expect(await buttonsOf(inTab(tab))).toEqual([]);
+    }
   });
 
-  it("a step is disabled while in flight, and a failed one shows its message next to its buttons", async () => {
+  it("a step is disabled while in flight, a failed one shows its message next to its buttons; log-out and back in leaves one listener", async () => {
     const agency = await seedAgency(server.baseUrl);
     const hire = await agency.client.c.api.hires.create.mutate({ providerId: agency.provider.id, jobDescription: "Company for my mother on Monday", location: "Milan", startsAt: new Date(Date.now() + 86_400_000).toISOString() });
     const page = await openAs(agency.provider.email, 1280);
@@ -281,5 +317,21 @@ describe("/demo: failures and steps taken elsewhere", () => {
     await item.locator("button.step-accept").click();
     await expect.poll(() => stateOf(item)).toBe("Accepted by you");
     expect(await item.locator(".hire-message").isVisible()).toBe(false);
+
+    // Log out: the header is a logged-out one again. Log in again on the same page: a live
+    // notification shows once (the listeners of the first session are gone).
+    await page.click("#logout");
+    await page.waitForSelector("#login-view:not([hidden])");
+    for (const selector of ["#session", "#tenant", "#status", "#logout", "#inbox-view"]) expect(await page.isVisible(selector), selector).toBe(false);
+    await page.fill('input[name="email"]', agency.provider.email);
+    await page.fill('input[name="password"]', PASSWORD);
+    await page.click('#login button[type="submit"]');
+    await page.waitForSelector("#status[data-status='connected']");
+    const again = await agency.client.c.api.hires.create.mutate({ providerId: agency.provider.id, jobDescription: "Company for my mother on Tuesday", location: "Milan", startsAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const shown = page.locator(`#notifications li[data-type="hire.requested"][data-hire-id="${again.id}"]`);
+    await shown.first().waitFor();
+    // Listeners run in one dispatch: a second copy would be on the page by now.
+    expect(await shown.count()).toBe(1);
+    expect(await page.locator(".toast", { hasText: "New request from Carla Client" }).count()).toBe(1);
   });
 });

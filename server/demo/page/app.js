@@ -80,9 +80,19 @@ $("login").addEventListener("submit", (event) => {
 });
 
 $("logout").addEventListener("click", async () => {
-  // The SDK forgets the token even when the server cannot be told: the page leaves either way.
-  await inFlight([$("logout")], null, () => client.auth.logOut());
-  leave();
+  const button = $("logout");
+  if (button.disabled) return;
+  button.disabled = true;
+  // The SDK forgets the token even when the server cannot be told, so the page leaves either way,
+  // and says so when the session may still be open on the server.
+  try {
+    await client.auth.logOut();
+    leave();
+  } catch (err) {
+    leave(`Logged out on this device, but the server could not be told (${messageOf(err)}).`);
+  } finally {
+    button.disabled = false;
+  }
 });
 
 $("tenant").addEventListener("change", (e) => chooseTenant(e.target.value));
