@@ -3,7 +3,7 @@
 // client.js a client's search, hires and steps, hires.js the state and buttons of each hire.
 import { AiutamiError, createAiutamiClient, memoryStorage } from "/demo/aiutami-client.js";
 import { startClientView, stopClientView } from "./client.js";
-import { startHires } from "./hires.js";
+import { startHires, stopHires } from "./hires.js";
 import { startInbox, stopInbox } from "./inbox.js";
 import { $, el, inFlight, messageOf, say } from "./ui.js";
 
@@ -54,6 +54,7 @@ function chooseTenant(slug) {
 function leave(message) {
   stopInbox();
   stopClientView();
+  stopHires();
   client.close();
   me = null;
   tenants = [];

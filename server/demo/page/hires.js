@@ -29,6 +29,11 @@ export function startHires(context) {
   names.clear();
 }
 
+/** Forgets everything (log-out): a step still in flight then changes nothing when it ends. */
+export function stopHires() {
+  startHires(null);
+}
+
 /** Records what is known of a hire and redraws it. */
 export function noteHire(id, tenant, status, by = null) {
   const known = hires.get(id);
@@ -107,13 +112,14 @@ function render(block) {
 async function takeStep(block, step) {
   const id = block.dataset.hireId;
   const hire = hires.get(id);
-  if (!hire || busy.has(id)) return;
+  const mine = session;
+  if (!hire || !mine || busy.has(id)) return;
   const message = block.querySelector(".hire-message");
   say(message, null);
   message.classList.remove("error");
   busy.add(id);
   refresh(id);
-  const api = session.apiFor(hire.tenant);
+  const api = mine.apiFor(hire.tenant);
   let done = null;
   try {
     done = await api.hires[step].mutate({ id });
@@ -122,6 +128,7 @@ async function takeStep(block, step) {
     // CONFLICT: someone (the other party, or this user on another device) took a step first. That is
     // news, not a failure: show the state the hire is in now.
     const now = e.code === "CONFLICT" ? await currentStatus(api, id, e) : null;
+    if (session !== mine) return;
     if (now) {
       noteHire(id, hire.tenant, now);
       const text = stateText(hires.get(id), block.dataset.side);
@@ -133,8 +140,9 @@ async function takeStep(block, step) {
   } finally {
     busy.delete(id);
   }
+  if (session !== mine) return;
   if (done) {
-    noteHire(id, hire.tenant, done.status, { userId: session.me.id, name: "you" });
+    noteHire(id, hire.tenant, done.status, { userId: mine.me.id, name: "you" });
     block.dispatchEvent(new CustomEvent("hire-step", { bubbles: true, detail: { hire: done, step } }));
   }
   refresh(id);
