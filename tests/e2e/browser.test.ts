@@ -1,14 +1,12 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createAiutamiClient, memoryStorage } from "../../client-sdk/src/index";
+import { launchChromium, logIn as logInAt, seedAgency } from "../helpers/browser";
 import { startServer, type BenchServer } from "../helpers/spawn-server";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dirname, "../artifacts");
-const PASSWORD = "browser-test-pass-1";
 
 let server: BenchServer;
 let browser: Browser;
@@ -17,11 +15,7 @@ let dataDir: string;
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "aiutami-browser-"));
   server = await startServer({ DATABASE_URL: inject("ownerDatabaseUrl"), REDIS_URL: inject("redisUrl"), DATA_DIR: dataDir, NODE_ENV: "test", DEMO_PAGE: "true" });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 120_000);
 afterAll(async () => {
   await browser?.close();
@@ -29,37 +23,11 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** An agency with a client and a published caregiver in Milan, made through the SDK. */
-async function seedAgency() {
-  const tag = Date.now().toString(36);
-  const owner = createAiutamiClient({ baseUrl: server.baseUrl, storage: memoryStorage() });
-  await owner.auth.signUp({ email: `owner-${tag}@b.test`, password: PASSWORD, firstName: "Olga", lastName: "Owner" });
-  const tenant = await owner.api.tenants.create.mutate({ name: `Browser Agency ${tag}` });
-  owner.useTenant(tenant.slug);
-  const make = async (who: string, role: "client" | "provider") => {
-    const c = createAiutamiClient({ baseUrl: server.baseUrl, storage: memoryStorage(), tenant: tenant.slug });
-    const email = `${who}-${tag}@b.test`;
-    await c.auth.signUp({ email, password: PASSWORD, firstName: who === "client" ? "Carla" : "Paolo", lastName: who === "client" ? "Client" : "Provider", phone: "+39 02 5550 9999" });
-    await owner.api.tenants.members.add.mutate({ email, role });
-    return { c, email };
-  };
-  const provider = await make("provider", "provider");
-  const client = await make("client", "client");
-  await provider.c.api.profiles.upsertMine.mutate({ kind: "senior_caregiver", headline: "Caring companion in Milan", hourlyRateCents: 2200, city: "Milan", lat: 45.47, lng: 9.2, serviceRadiusKm: 20, services: ["companionship"], published: true });
-  return { tenant, provider, client };
-}
-
-async function logIn(page: Page, email: string) {
-  await page.goto(`${server.baseUrl}/demo`);
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', PASSWORD);
-  await page.click('#login button[type="submit"]');
-  await page.waitForSelector("#status[data-status='connected']", { timeout: 10_000 });
-}
+const logIn = (page: Parameters<typeof logInAt>[0], email: string) => logInAt(page, server.baseUrl, email);
 
 describe("the live inbox page in Chromium", () => {
   it("a hire shows in the provider's inbox within 2 s; marking it read in one tab clears it in the other", async () => {
-    const agency = await seedAgency();
+    const agency = await seedAgency(server.baseUrl);
     const providerContext = await browser.newContext();
     const tab1 = await providerContext.newPage();
     await logIn(tab1, agency.provider.email);
@@ -85,7 +53,7 @@ describe("the live inbox page in Chromium", () => {
     await expect.poll(() => tab2.textContent("#badge"), { timeout: 2000 }).toBe("1");
     expect(await tab1.textContent("#notifications li.unread strong")).toBe("New request from Carla Client");
     expect(await tab1.textContent("#toasts")).toContain("New request from Carla Client");
-    expect(await clientPage.textContent("#hire-message")).toContain("Hired Paolo");
+    expect(await clientPage.textContent("#results .result-message")).toContain("Hired Paolo");
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await tab1.screenshot({ path: join(ARTIFACTS, "inbox.png"), fullPage: true });

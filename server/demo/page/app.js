@@ -1,180 +1,106 @@
-// The live inbox page: plain DOM and the SDK's browser build, no framework.
-import { AiutamiError, createAiutamiClient } from "/demo/aiutami-client.js";
+// The live inbox page: plain DOM and the SDK's browser build, no framework. This module owns the
+// session (log-in, the header, the tenant); inbox.js the notifications and a provider's steps,
+// client.js a client's search, hires and steps, hires.js the state and buttons of each hire.
+import { AiutamiError, createAiutamiClient, memoryStorage } from "/demo/aiutami-client.js";
+import { startClientView, stopClientView } from "./client.js";
+import { startHires, stopHires } from "./hires.js";
+import { startInbox, stopInbox } from "./inbox.js";
+import { $, el, inFlight, messageOf, say } from "./ui.js";
 
-const $ = (id) => document.getElementById(id);
+const TENANT_KEY = "aiutami:demo:tenant";
+/** The session's client: log-in, the token (kept in localStorage) and the live inbox. */
 const client = createAiutamiClient({ baseUrl: location.origin });
+let me = null;
 let tenants = [];
+/** One API client per tenant, sharing the session's token: a step on a notification goes to its own tenant. */
+let tenantApis = new Map();
 
-function show(view, on) {
-  $(view).hidden = !on;
-}
-
-function describe(n) {
-  const p = n.payload;
-  switch (n.type) {
-    case "hire.requested":
-      return { title: `New request from ${p.fullName}`, body: `${p.jobDescription} · ${p.location} · ${new Date(p.time).toLocaleString()}${p.phoneNumber ? ` · ${p.phoneNumber}` : ""}` };
-    default:
-      return { title: `Hire ${p.status} by ${p.byName}`, body: p.jobDescription };
+function apiFor(slug) {
+  if (!tenantApis.has(slug)) {
+    tenantApis.set(slug, createAiutamiClient({ baseUrl: location.origin, token: client.token, tenant: slug, storage: memoryStorage() }));
   }
-}
-
-function renderNotification(n, { prepend }) {
-  const { title, body } = describe(n);
-  const li = document.createElement("li");
-  li.dataset.id = n.id;
-  li.className = n.readAt ? "read" : "unread";
-  const strong = document.createElement("strong");
-  strong.textContent = title;
-  const text = document.createElement("span");
-  text.textContent = body;
-  const meta = document.createElement("span");
-  meta.className = "meta";
-  meta.textContent = `${n.tenant.name} · ${new Date(n.createdAt).toLocaleTimeString()}`;
-  li.append(strong, text, meta);
-  if (!n.readAt) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = "Mark read";
-    button.className = "mark-read";
-    button.onclick = () => client.notifications.markRead([n.id]);
-    li.append(button);
-  }
-  const list = $("notifications");
-  if (prepend) list.prepend(li);
-  else list.append(li);
-  $("empty").hidden = true;
-}
-
-function markReadInList(ids) {
-  for (const li of $("notifications").children) {
-    if (ids === "all" || ids.includes(li.dataset.id)) {
-      li.className = "read";
-      li.querySelector(".mark-read")?.remove();
-    }
-  }
-}
-
-function toast(text) {
-  const div = document.createElement("div");
-  div.className = "toast";
-  div.textContent = text;
-  $("toasts").append(div);
-  setTimeout(() => div.remove(), 5000);
-}
-
-function setBadge(count) {
-  $("badge").textContent = String(count);
-  $("badge").dataset.count = String(count);
+  return tenantApis.get(slug).api;
 }
 
 async function enter() {
-  const me = await client.auth.me();
-  tenants = me.tenants;
-  $("who").textContent = `${me.user.firstName} ${me.user.lastName}`;
+  const answer = await client.auth.me();
+  me = answer.user;
+  tenants = answer.tenants;
+  tenantApis = new Map();
+  startHires({ me, apiFor });
+  $("who").textContent = `${me.firstName} ${me.lastName}`;
   const select = $("tenant");
-  select.replaceChildren(...tenants.map((t) => Object.assign(document.createElement("option"), { value: t.slug, textContent: `${t.name} (${t.role})` })));
-  const saved = localStorage.getItem("aiutami:demo:tenant");
-  const current = tenants.find((t) => t.slug === saved) ?? tenants[0];
-  if (current) select.value = current.slug;
+  select.replaceChildren(...tenants.map((t) => el("option", { value: t.slug, textContent: `${t.name} (${t.role})` })));
+  select.hidden = tenants.length === 0;
+  const saved = localStorage.getItem(TENANT_KEY);
+  select.value = (tenants.find((t) => t.slug === saved) ?? tenants[0])?.slug ?? "";
+  $("login-view").hidden = true;
+  $("session").hidden = false;
+  $("inbox-view").hidden = false;
+  say($("login-error"), null);
+  startInbox({ client, me, apiFor, onRefused: (e) => leave(`Signed out: ${e.message}`) });
   chooseTenant(select.value);
-  show("login-view", false);
-  show("session", true);
-  show("inbox-view", true);
-
-  const { items } = await client.api.notifications.list.query({ limit: 30 });
-  $("notifications").replaceChildren();
-  items.forEach((n) => renderNotification(n, { prepend: false }));
-  $("empty").hidden = items.length > 0;
-
-  const inbox = client.notifications;
-  setBadge(inbox.unreadCount);
-  $("status").textContent = inbox.status;
-  $("status").dataset.status = inbox.status;
-  inbox.on("status", (s) => {
-    $("status").textContent = s;
-    $("status").dataset.status = s;
-  });
-  inbox.on("unreadCount", setBadge);
-  inbox.on("notification", (n) => {
-    renderNotification(n, { prepend: true });
-    toast(describe(n).title);
-  });
-  inbox.on("read", (e) => markReadInList("all" in e ? "all" : e.ids));
-  inbox.on("error", (e) => {
-    toast(`Disconnected: ${e.message}`);
-    leave();
-  });
 }
 
 function chooseTenant(slug) {
   client.useTenant(slug || null);
-  localStorage.setItem("aiutami:demo:tenant", slug);
+  if (slug) localStorage.setItem(TENANT_KEY, slug);
   const role = tenants.find((t) => t.slug === slug)?.role;
-  show("client-view", role === "client");
-  $("results").replaceChildren();
+  stopClientView();
+  if (role === "client") startClientView({ me, tenant: slug, api: apiFor(slug) });
 }
 
-function leave() {
-  show("session", false);
-  show("inbox-view", false);
-  show("client-view", false);
-  show("login-view", true);
+/** Back to the log-in form, with `message` (why) under it. */
+function leave(message) {
+  stopInbox();
+  stopClientView();
+  stopHires();
+  client.close();
+  me = null;
+  tenants = [];
+  tenantApis = new Map();
+  $("session").hidden = true;
+  $("inbox-view").hidden = true;
+  $("login-view").hidden = false;
+  say($("login-error"), message ?? null);
 }
 
-$("login").addEventListener("submit", async (event) => {
+$("login").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
-  $("login-error").textContent = "";
-  try {
-    await client.auth.logIn({ email: form.get("email"), password: form.get("password") });
-    await enter();
-  } catch (err) {
-    const e = AiutamiError.from(err);
-    $("login-error").textContent = e.code === "TOO_MANY_REQUESTS" ? `Too many attempts: try again in ${e.retryAfterSeconds} s.` : e.message;
-  }
+  const button = event.target.querySelector("button[type=submit]");
+  void inFlight(
+    [button],
+    $("login-error"),
+    async () => {
+      await client.auth.logIn({ email: form.get("email"), password: form.get("password") });
+      await enter();
+    },
+    { labels: { email: "Email", password: "Password" }, fields: { email: event.target.elements.email, password: event.target.elements.password } },
+  );
 });
 
 $("logout").addEventListener("click", async () => {
-  await client.auth.logOut().catch(() => {});
-  leave();
+  const button = $("logout");
+  if (button.disabled) return;
+  button.disabled = true;
+  // The SDK forgets the token even when the server cannot be told, so the page leaves either way,
+  // and says so when the session may still be open on the server.
+  try {
+    await client.auth.logOut();
+    leave();
+  } catch (err) {
+    leave(`Logged out on this device, but the server could not be told (${messageOf(err)}).`);
+  } finally {
+    button.disabled = false;
+  }
 });
+
 $("tenant").addEventListener("change", (e) => chooseTenant(e.target.value));
-$("mark-all").addEventListener("click", () => client.notifications.markAllRead());
 
-$("search").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const form = new FormData(event.target);
-  const [lat, lng] = String(form.get("city")).split(",").map(Number);
-  const { items } = await client.api.profiles.search.query({ kind: form.get("kind"), near: { lat, lng, radiusKm: Number(form.get("radius")) }, limit: 20 });
-  $("results").replaceChildren(
-    ...items.map((p) => {
-      const li = document.createElement("li");
-      const label = document.createElement("span");
-      label.textContent = `${p.firstName} ${p.lastName} · ${p.headline} · ${(p.hourlyRateCents / 100).toFixed(2)} ${p.currency}/h · ${p.distanceKm} km`;
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = "Hire";
-      button.className = "hire";
-      button.onclick = async () => {
-        try {
-          await client.api.hires.create.mutate({
-            providerId: p.userId,
-            jobDescription: "Help at home tomorrow afternoon (booked from the demo page)",
-            location: p.city,
-            startsAt: new Date(Date.now() + 86_400_000).toISOString(),
-          });
-          $("hire-message").textContent = `Hired ${p.firstName}: they have been notified.`;
-        } catch (err) {
-          $("hire-message").textContent = AiutamiError.from(err).message;
-        }
-      };
-      li.append(label, button);
-      return li;
-    }),
-  );
-  if (items.length === 0) $("results").textContent = "No provider matches.";
-});
-
-if (client.token) enter().catch(() => leave());
-else leave();
+if (client.token) {
+  $("login-view").hidden = true;
+  enter().catch((err) => leave(AiutamiError.from(err).code === "UNAUTHORIZED" ? "Your session has ended: log in again." : messageOf(err)));
+} else {
+  leave();
+}
