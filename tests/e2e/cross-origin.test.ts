@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort, startServer, type BenchServer } from "../helpers/spawn-server";
-import { createAgency } from "../helpers/agency";
+import { launchChromium, PASSWORD, seedAgency } from "../helpers/browser";
 import type * as Sdk from "../../client-sdk/src/index";
 
 /**
@@ -12,7 +12,6 @@ import type * as Sdk from "../../client-sdk/src/index";
  * SDK's browser build and uses the API and the hub from there. Its origin is in ALLOWED_ORIGINS; a third
  * origin is not, and must get no CORS grant at all.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SDK_BUNDLE = join(import.meta.dirname, "../../client-sdk/dist/browser/aiutami-client.js");
 
 let api: BenchServer;
@@ -45,11 +44,7 @@ beforeAll(async () => {
     NODE_ENV: "test",
     ALLOWED_ORIGINS: `${frontEnd.origin},http://localhost:5173`,
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -68,7 +63,7 @@ async function pageOn(origin: string): Promise<Page> {
 
 describe("a front end on another origin, in Chromium", () => {
   it("logs in, searches, hires and receives the notification live through the SDK's browser build", async () => {
-    const agency = await createAgency(api.baseUrl);
+    const agency = await seedAgency(api.baseUrl);
     const providerPage = await pageOn(frontEnd.origin);
     const clientPage = await pageOn(frontEnd.origin);
     const apiUrl = api.baseUrl;
@@ -85,7 +80,7 @@ describe("a front end on another origin, in Chromium", () => {
         client.notifications.connect();
         await w.connected;
       },
-      { apiUrl, email: agency.provider.email, password: agency.password, tenant: agency.tenant.slug },
+      { apiUrl, email: agency.provider.email, password: PASSWORD, tenant: agency.tenant.slug },
     );
 
     const hire = await clientPage.evaluate(
@@ -99,7 +94,7 @@ describe("a front end on another origin, in Chromium", () => {
         const created = await client.api.hires.create.mutate({ providerId: provider.userId, jobDescription: "Cross-origin visit", location: "Via Roma 1, Milano", startsAt });
         return { id: created.id, providers: found.items.length };
       },
-      { apiUrl, email: agency.client.email, password: agency.password, tenant: agency.tenant.slug },
+      { apiUrl, email: agency.client.email, password: PASSWORD, tenant: agency.tenant.slug },
     );
     expect(hire.providers).toBe(1);
 
@@ -109,7 +104,7 @@ describe("a front end on another origin, in Chromium", () => {
   }, 60_000);
 
   it("the cookie flow works cross-origin with credentials, and mutations from the allowed origin are accepted", async () => {
-    const agency = await createAgency(api.baseUrl);
+    const agency = await seedAgency(api.baseUrl);
     const page = await pageOn(frontEnd.origin);
     const result = await page.evaluate(
       async ({ apiUrl, email, password }) => {
@@ -123,14 +118,14 @@ describe("a front end on another origin, in Chromium", () => {
         const after = await fetch(`${apiUrl}/trpc/auth.me`, { credentials: "include" });
         return { logIn: logIn.status, me: me.status, email: meBody.result?.data.user.email, requestId, logOut: logOut.status, after: after.status };
       },
-      { apiUrl: api.baseUrl, email: agency.client.email, password: agency.password },
+      { apiUrl: api.baseUrl, email: agency.client.email, password: PASSWORD },
     );
     expect(result).toMatchObject({ logIn: 200, me: 200, email: agency.client.email, logOut: 200, after: 401 });
     expect(result.requestId).toMatch(/.{8,}/); // an exposed header: readable by the page's script
   }, 60_000);
 
   it("an origin not in ALLOWED_ORIGINS gets no CORS grant: the browser refuses to let it read or send credentials", async () => {
-    const agency = await createAgency(api.baseUrl);
+    const agency = await seedAgency(api.baseUrl);
     const page = await pageOn(foreign.origin);
     const outcome = await page.evaluate(
       async ({ apiUrl, email, password }) => {
@@ -141,7 +136,7 @@ describe("a front end on another origin, in Chromium", () => {
           return `refused: ${(err as Error).name}`;
         }
       },
-      { apiUrl: api.baseUrl, email: agency.client.email, password: agency.password },
+      { apiUrl: api.baseUrl, email: agency.client.email, password: PASSWORD },
     );
     expect(outcome).toBe("refused: TypeError");
 
@@ -165,8 +160,8 @@ describe("a front end on another origin, in Chromium", () => {
   }, 60_000);
 
   it("a cookie-authenticated mutation from a foreign origin is still refused, whatever CORS says", async () => {
-    const agency = await createAgency(api.baseUrl);
-    const logIn = await fetch(`${api.baseUrl}/trpc/auth.logIn`, { method: "POST", headers: { "content-type": "application/json", origin: frontEnd.origin }, body: JSON.stringify({ email: agency.client.email, password: agency.password }) });
+    const agency = await seedAgency(api.baseUrl);
+    const logIn = await fetch(`${api.baseUrl}/trpc/auth.logIn`, { method: "POST", headers: { "content-type": "application/json", origin: frontEnd.origin }, body: JSON.stringify({ email: agency.client.email, password: PASSWORD }) });
     const cookie = logIn.headers.get("set-cookie")!.split(";")[0]!;
     const forged = await fetch(`${api.baseUrl}/trpc/auth.logOutEverywhere`, { method: "POST", headers: { "content-type": "application/json", cookie, origin: foreign.origin }, body: "{}" });
     expect(forged.status).toBe(403);
