@@ -14,6 +14,7 @@ import type { Logger } from "./logger";
 import type { MediaStorage } from "./media/storage";
 import { createMetrics } from "./metrics";
 import { NotificationRelay } from "./notifications/relay";
+import { RateLimits } from "./rate-limits";
 import type { Redis, RedisHandle } from "./redis";
 
 export type App = {
@@ -36,6 +37,7 @@ export function createDeps(opts: { config: Config; log: Logger; db: Database; re
     config: opts.config,
     clock: opts.clock ?? systemClock,
     loginThrottle: new LoginThrottle(opts.redis, opts.config.loginThrottle),
+    rateLimits: new RateLimits(opts.redis, opts.config.rateLimits),
     sessionCache: new SessionCache(opts.redis, opts.log, { ttlMs: opts.config.sessionCacheMs, pollMs: 250, maxEntries: 50_000 }),
     storage: opts.storage,
     photoDecodeSlots: pLimit(opts.config.media.maxConcurrentDecodes),

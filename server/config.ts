@@ -13,6 +13,23 @@ const csv = z
       .filter(Boolean),
   );
 
+/**
+ * A rate limit written `<count>/<window>`, the window in seconds, minutes, hours or days (`10/1h`,
+ * `30/1m`, `5/90s`), or `off`.
+ */
+const rate = z
+  .string()
+  .regex(/^(off|[1-9]\d{0,8}\/[1-9]\d{0,6}[smhd])$/, "must be <count>/<window> such as 10/1h or 30/1m (window in s, m, h or d), or off")
+  .transform((v): Rate => {
+    if (v === "off") return null;
+    const [count, window] = v.split("/") as [string, string];
+    const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[window.slice(-1) as "s" | "m" | "h" | "d"];
+    return { points: Number(count), seconds: Number(window.slice(0, -1)) * unit };
+  });
+
+/** At most `points` calls per `seconds`; null: no limit. */
+export type Rate = { points: number; seconds: number } | null;
+
 const postgresUrl = z
   .string()
   .refine((v) => /^postgres(ql)?:\/\//.test(v), "must be a postgres:// or postgresql:// URL");
@@ -41,6 +58,15 @@ export const EnvSchema = z.object({
   LOGIN_MAX_FAILURES_PER_EMAIL: z.coerce.number().int().min(1).default(10),
   LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(50),
   LOGIN_THROTTLE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  LOGIN_EMAIL_CEILING: z.coerce.number().int().min(1).optional(),
+  LOGIN_EMAIL_SLOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  RATE_LIMIT_SIGN_UP_PER_ADDRESS: rate.default(() => ({ points: 10, seconds: 3600 })),
+  RATE_LIMIT_HIRES_PER_ACCOUNT: rate.default(() => ({ points: 30, seconds: 60 })),
+  RATE_LIMIT_HIRES_PER_ADDRESS: rate.default(() => ({ points: 300, seconds: 60 })),
+  RATE_LIMIT_TENANTS_PER_ACCOUNT: rate.default(() => ({ points: 10, seconds: 3600 })),
+  RATE_LIMIT_TENANTS_PER_ADDRESS: rate.default(() => ({ points: 30, seconds: 3600 })),
+  TRPC_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(20),
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   PUBLIC_URL: z.url().optional(),
   S3_ENDPOINT: z.url().optional(),
@@ -64,7 +90,10 @@ export const EnvSchema = z.object({
   HUB_SWEEP_MS: z.coerce.number().int().min(100).default(5000),
   HUB_MAX_EVENTS_PER_10S: z.coerce.number().int().min(1).default(50),
   HUB_SESSION_CHECK_MS: z.coerce.number().int().min(100).default(10_000),
+  HUB_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(20),
 });
+
+export type RateLimitsConfig = Record<"signUp" | "hiresCreate" | "tenantsCreate", { perAccount: Rate; perAddress: Rate }>;
 
 export type Config = {
   env: "development" | "production" | "test";
@@ -85,7 +114,18 @@ export type Config = {
   session: { inactivityMs: number; absoluteMs: number };
   /** How long the API keeps a session row (0: every call reads it); revocations reach every process sooner. */
   sessionCacheMs: number;
-  loginThrottle: { maxPerEmail: number; maxPerAddress: number; windowSeconds: number };
+  /**
+   * Failed log-ins allowed per (email, address) and per address in the window; past `emailCeiling`
+   * failures of one email from everywhere, one attempt per `emailSlowSeconds` from addresses that have not
+   * logged in to it before.
+   */
+  loginThrottle: { maxPerEmail: number; maxPerAddress: number; windowSeconds: number; emailCeiling: number; emailSlowSeconds: number };
+  /** Calls per account and per address for the procedures that create things (null: no limit). */
+  rateLimits: RateLimitsConfig;
+  /** The most calls one tRPC batch request may carry. */
+  trpcMaxBatch: number;
+  /** `/metrics`: the bearer token it needs; without one it is served only to loopback in development. */
+  metrics: { token: string | null; openOnLoopback: boolean };
   shutdownTimeoutMs: number;
   /** Serve the live inbox page at /demo (default: on with the embedded database, off otherwise). */
   demoPage: boolean;
@@ -93,7 +133,7 @@ export type Config = {
   roles: { api: boolean; hub: boolean; relay: boolean };
   /** The per-user Redis streams: approximate length cap and expiry (the "temporary storage"). */
   stream: { maxLen: number; ttlSeconds: number };
-  hub: { readers: number; sweepMs: number; maxEventsPer10s: number; sessionCheckMs: number };
+  hub: { readers: number; sweepMs: number; maxEventsPer10s: number; sessionCheckMs: number; maxSocketsPerUser: number };
   /** Where browsers reach this server; used to build media URLs served by the server itself. */
   publicUrl: string;
   media: {
@@ -169,6 +209,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (Boolean(e.S3_ACCESS_KEY_ID) !== Boolean(e.S3_SECRET_ACCESS_KEY)) {
     problems.push("S3_SECRET_ACCESS_KEY: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together");
   }
+  if (e.LOGIN_EMAIL_CEILING !== undefined && e.LOGIN_EMAIL_CEILING <= e.LOGIN_MAX_FAILURES_PER_EMAIL) {
+    // Else one address alone could slow an account down for everyone.
+    problems.push("LOGIN_EMAIL_CEILING: must be more than LOGIN_MAX_FAILURES_PER_EMAIL");
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const database: Config["database"] = e.DATABASE_URL
@@ -200,12 +244,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxPerEmail: e.LOGIN_MAX_FAILURES_PER_EMAIL,
       maxPerAddress: e.LOGIN_MAX_FAILURES_PER_ADDRESS,
       windowSeconds: e.LOGIN_THROTTLE_WINDOW_SECONDS,
+      emailCeiling: e.LOGIN_EMAIL_CEILING ?? 3 * e.LOGIN_MAX_FAILURES_PER_EMAIL,
+      emailSlowSeconds: e.LOGIN_EMAIL_SLOW_SECONDS,
     },
+    rateLimits: {
+      signUp: { perAccount: null, perAddress: e.RATE_LIMIT_SIGN_UP_PER_ADDRESS },
+      hiresCreate: { perAccount: e.RATE_LIMIT_HIRES_PER_ACCOUNT, perAddress: e.RATE_LIMIT_HIRES_PER_ADDRESS },
+      tenantsCreate: { perAccount: e.RATE_LIMIT_TENANTS_PER_ACCOUNT, perAddress: e.RATE_LIMIT_TENANTS_PER_ADDRESS },
+    },
+    trpcMaxBatch: e.TRPC_MAX_BATCH,
+    metrics: { token: e.METRICS_TOKEN ?? null, openOnLoopback: !e.METRICS_TOKEN && e.NODE_ENV === "development" },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     demoPage: e.DEMO_PAGE ?? !e.DATABASE_URL,
     roles: { api: e.ROLES.includes("api"), hub: e.ROLES.includes("hub"), relay: e.ROLES.includes("relay") },
     stream: { maxLen: e.STREAM_MAXLEN, ttlSeconds: e.STREAM_TTL_SECONDS },
-    hub: { readers: e.HUB_READERS, sweepMs: e.HUB_SWEEP_MS, maxEventsPer10s: e.HUB_MAX_EVENTS_PER_10S, sessionCheckMs: e.HUB_SESSION_CHECK_MS },
+    hub: { readers: e.HUB_READERS, sweepMs: e.HUB_SWEEP_MS, maxEventsPer10s: e.HUB_MAX_EVENTS_PER_10S, sessionCheckMs: e.HUB_SESSION_CHECK_MS, maxSocketsPerUser: e.HUB_MAX_SOCKETS_PER_USER },
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     media: {
       s3: e.S3_ENDPOINT || e.S3_ACCESS_KEY_ID

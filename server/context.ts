@@ -10,6 +10,7 @@ import type { MediaStorage } from "./media/storage";
 import type { HireWriter } from "./hires/writer";
 import type { Metrics } from "./metrics";
 import type { NotificationRelay } from "./notifications/relay";
+import type { RateLimits } from "./rate-limits";
 import type { Redis } from "./redis";
 
 /** Long-lived parts shared by every request. */
@@ -20,6 +21,8 @@ export type AppDeps = {
   config: Config;
   clock: Clock;
   loginThrottle: LoginThrottle;
+  /** Calls per account and per address for sign-up, hires and tenant creation. */
+  rateLimits: RateLimits;
   /** Session rows for a few seconds; revocations go through it (`revoke`). */
   sessionCache: SessionCache;
   storage: MediaStorage;

@@ -11,6 +11,7 @@ export function createMetrics() {
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  const loginPasswordChecks = new Counter({ name: "aiutami_login_password_checks_total", help: "Passwords checked by log-in (right, wrong or for an unknown email): the throttle bounds them", registers: [registry] });
   const notificationsSent = new Counter({ name: "aiutami_hub_notifications_emitted_total", help: "Notifications emitted to sockets", registers: [registry] });
   const hubEntries = new Counter({
     name: "aiutami_hub_stream_entries_total",
@@ -28,7 +29,7 @@ export function createMetrics() {
     new Counter({ name: "aiutami_hire_statements_total", help: "Statements that wrote hires (one hire, or a group commit of several)", registers: [registry], collect() { this.reset(); this.inc(stats.statements); } });
     new Counter({ name: "aiutami_hire_statement_hires_total", help: "Hires sent in those statements", registers: [registry], collect() { this.reset(); this.inc(stats.hires); } });
   };
-  return { registry, calls, notificationsSent, hubEntries, hubGauges, hireWriterCounters };
+  return { registry, calls, loginPasswordChecks, notificationsSent, hubEntries, hubGauges, hireWriterCounters };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -4,6 +4,7 @@ import type { Transaction } from "../db/client";
 import type { Context } from "./context";
 import { AppError, isDatabaseUnavailable, toTRPCError, unstorableStringPath, ZodError, zodIssues, type FieldIssue } from "./errors";
 import { bindScope } from "./db-scope";
+import type { RateLimitName } from "./rate-limits";
 import { enterTenant, roleRefused, TENANT_REF_PATTERN, tenantNotFound, type TenantRole } from "./tenants/resolve";
 
 const t = initTRPC.context<Context>().create({
@@ -182,6 +183,18 @@ export const tenantAdminProcedure = tenantProcedure.use(roleGuard(["owner", "adm
 export const providerProcedure = tenantProcedure.use(roleGuard(["provider"]));
 /** Providers, for uploads that run outside one long transaction. */
 export const providerMediaProcedure = tenantMemberProcedure.use(roleGuard(["provider"]));
+
+/**
+ * Counts the call against the procedure's limits per address and per account (`RATE_LIMIT_*`) before it
+ * does any work; over them it answers TOO_MANY_REQUESTS with `retryAfterSeconds`. Each call of a batch
+ * counts as one. Used after `.input()`, so only calls with valid input count.
+ */
+export function rateLimited(name: RateLimitName) {
+  return t.middleware(async ({ ctx, next }) => {
+    await ctx.rateLimits.take(name, { userId: ctx.auth?.user.id ?? null, address: ctx.request.ip });
+    return next();
+  });
+}
 
 /** Who did it and from where, for the audit log. */
 export function auditActorOf(ctx: {

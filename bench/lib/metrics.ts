@@ -1,6 +1,16 @@
+import { randomBytes } from "node:crypto";
+
+/**
+ * The token every server the benchmark starts is given (METRICS_TOKEN): `/metrics` is closed without
+ * one outside development. New for each run.
+ */
+export const METRICS_TOKEN = randomBytes(24).toString("base64url");
+
 /** Reads a few values from the server's Prometheus endpoint. */
 export async function scrape(baseUrl: string): Promise<{ heapMb: number; eventLoopP99Ms: number; sockets: number; hireStatements: number; hireStatementHires: number }> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const res = await fetch(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  if (!res.ok) throw new Error(`GET /metrics answered ${res.status}: ${await res.text()}`);
+  const text = await res.text();
   const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
   return {
     heapMb: value("nodejs_heap_size_used_bytes") / 2 ** 20,

@@ -90,7 +90,8 @@ export function createAiutamiClient(options: AiutamiClientOptions): AiutamiClien
         // FormData (a picture upload) cannot be batched as JSON.
         condition: (op) => isNonJsonSerializable(op.input),
         true: httpLink({ url, headers, fetch: fetchImpl }),
-        false: httpBatchLink({ url, headers, fetch: fetchImpl }),
+        // The server refuses a batch of more than TRPC_MAX_BATCH calls (default 20): split before that.
+        false: httpBatchLink({ url, headers, fetch: fetchImpl, maxItems: 20 }),
       }),
     ],
   });

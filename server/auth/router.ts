@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { NoInput } from "../common-schemas";
-import { authedProcedure, publicProcedure, router } from "../trpc";
+import { authedProcedure, publicProcedure, rateLimited, router } from "../trpc";
 import { clearedSessionCookie, sessionCookie } from "./cookies";
 import {
   AuthResultOutput,
@@ -16,9 +16,10 @@ import { deleteSession, deleteUserSessions } from "./sessions";
 import { announce } from "../notifications/stream";
 
 export const authRouter = router({
-  /** Creates an account and a session. Browsers also get the session cookie. */
+  /** Creates an account and a session, rate-limited per address. Browsers also get the session cookie. */
   signUp: publicProcedure
     .input(SignUpInput)
+    .use(rateLimited("signUp"))
     .output(AuthResultOutput)
     .mutation(async ({ ctx, input }) => {
       const result = await signUp({
@@ -27,6 +28,7 @@ export const authRouter = router({
         now: ctx.clock(),
         policy: ctx.config.session,
         client: { ip: ctx.request.ip, userAgent: ctx.request.userAgent },
+        throttle: ctx.loginThrottle,
       });
       ctx.response.setCookie(sessionCookie(result.token, { maxAgeMs: ctx.config.session.absoluteMs, secure: ctx.config.cookieSecure }));
       return result;
@@ -43,6 +45,7 @@ export const authRouter = router({
         policy: ctx.config.session,
         client: { ip: ctx.request.ip, userAgent: ctx.request.userAgent },
         throttle: ctx.loginThrottle,
+        onPasswordCheck: () => ctx.metrics.loginPasswordChecks.inc(),
       });
       ctx.response.setCookie(sessionCookie(result.token, { maxAgeMs: ctx.config.session.absoluteMs, secure: ctx.config.cookieSecure }));
       return result;

@@ -30,9 +30,22 @@ export function listUserTenants(db: Database, userId: string) {
   );
 }
 
-export async function signUp(opts: { db: Database; input: SignUpInput; now: Date; policy: SessionPolicy; client: Client }) {
+/**
+ * Creates the account and its first session. The password is hashed before the email is looked at, so
+ * a taken email and a free one cost the same work; a taken one still answers CONFLICT (the API returns a
+ * working token on sign-up, which no answer for someone else's email can honestly carry: see
+ * docs/security.md). Sign-ups are rate-limited per address by the router.
+ */
+export async function signUp(opts: {
+  db: Database;
+  input: SignUpInput;
+  now: Date;
+  policy: SessionPolicy;
+  client: Client;
+  throttle: LoginThrottle;
+}) {
   const passwordHash = await hashPassword(opts.input.password);
-  return opts.db.transaction(async (tx) => {
+  const result = await opts.db.transaction(async (tx) => {
     let user;
     try {
       [user] = await tx
@@ -57,11 +70,14 @@ export async function signUp(opts: { db: Database; input: SignUpInput; now: Date
     const { token } = await createSession({ db: tx, userId: user.id, now: opts.now, policy: opts.policy, ...opts.client });
     return { token, user, tenants: [] };
   });
+  await opts.throttle.rememberAddress(result.user.email, opts.client.ip);
+  return result;
 }
 
 /**
- * Checks the password (argon2id) under the per-email and per-address throttle. An unknown
- * email costs the same hash work and gets the same answer as a wrong password.
+ * Checks the password (argon2id) once the throttle has admitted the attempt: it reserves first, so
+ * attempts in flight together get at most the limit of checks. An unknown email costs the same hash
+ * work, the same counting and the same answer as a wrong password.
  */
 export async function logIn(opts: {
   db: Database;
@@ -70,20 +86,20 @@ export async function logIn(opts: {
   policy: SessionPolicy;
   client: Client;
   throttle: LoginThrottle;
+  /** Called once per password check, right or wrong (the metric `aiutami_login_password_checks_total`). */
+  onPasswordCheck?: () => void;
 }) {
   const { email, password } = opts.input;
-  await opts.throttle.assertAllowed(email, opts.client.ip);
+  const reservation = await opts.throttle.reserve(email, opts.client.ip);
   const [found] = await opts.db
     .select({ ...userColumns, passwordHash: users.passwordHash })
     .from(users)
     .where(eq(users.email, email))
     .limit(1);
   const ok = found ? await verifyPassword(found.passwordHash, password) : await verifyAgainstDummy(password);
-  if (!found || !ok) {
-    await opts.throttle.recordFailure(email, opts.client.ip);
-    throw new AppError("UNAUTHORIZED", "Email or password is incorrect.");
-  }
-  await opts.throttle.recordSuccess(email);
+  opts.onPasswordCheck?.();
+  if (!found || !ok) throw new AppError("UNAUTHORIZED", "Email or password is incorrect.");
+  await reservation.succeeded();
   const { passwordHash: _hash, ...user } = found;
   const { token } = await createSession({ db: opts.db, userId: user.id, now: opts.now, policy: opts.policy, ...opts.client });
   return { token, user, tenants: await listUserTenants(opts.db, user.id) };

@@ -8,6 +8,7 @@ import type { MediaStorage } from "../media/storage";
 import { MEDIA_KEY_PATTERN } from "../profiles/photos";
 import type { RedisHandle } from "../redis";
 import { createCors } from "./cors";
+import { metricsAccess } from "./metrics-access";
 import { requestIdOf } from "./request-meta";
 import { createTrpcHandler, MULTIPART_OVERHEAD } from "./trpc-handler";
 
@@ -102,7 +103,12 @@ export function createRoutes(opts: { config: Config; deps: AppDeps; database: Op
     });
   }
 
-  async function metrics(res: ServerResponse) {
+  async function metrics(req: IncomingMessage, res: ServerResponse, requestId: string) {
+    const access = metricsAccess(config.metrics, req);
+    if (!access.ok) {
+      if (access.status === 401) res.setHeader("www-authenticate", 'Bearer realm="metrics"');
+      return sendJson(res, access.status, { error: { message: access.message, requestId } });
+    }
     const text = await deps.metrics.registry.metrics();
     res.setHeader("content-type", deps.metrics.registry.contentType);
     res.end(text);
@@ -130,7 +136,7 @@ export function createRoutes(opts: { config: Config; deps: AppDeps; database: Op
     if (path === "/" && (req.method === "GET" || req.method === "HEAD")) return serveIndex(res);
     if (config.demoPage && req.method === "GET" && path.startsWith("/demo") && serveDemo(path, res)) return;
     if (path === "/readyz") return readiness(res);
-    if (path === "/metrics" && req.method === "GET") return metrics(res);
+    if (path === "/metrics" && req.method === "GET") return metrics(req, res, requestId);
     if (path.startsWith("/trpc/")) {
       if (!config.roles.api) return sendJson(res, 404, { error: { message: "This process does not serve the API (ROLES).", requestId } });
       if (apiCors(req, res)) return;

@@ -51,8 +51,11 @@ export function createTrpcHandler(deps: AppDeps, requestIdOf: (req: IncomingMess
     if (error.code === "INTERNAL_SERVER_ERROR" && !path) deps.log.error({ err: error.cause ?? error }, "request failed");
   };
   const createContext = (req: IncomingMessage, res: ServerResponse) => createHttpContext(deps, req, res, requestIdOf(req));
-  const adapter = createHTTPHandler({ router: appRouter, basePath: "/trpc/", maxBodySize, createContext: ({ req, res }) => createContext(req, res), onError });
-  const direct = createJsonCallHandler({ router: appRouter, basePath: "/trpc/", maxBodySize, createContext, onError });
+  // The batch cap holds on both paths: the direct one refuses with a message naming it, and the adapter
+  // (what the direct path leaves to it) with tRPC's own 400.
+  const maxBatchSize = deps.config.trpcMaxBatch;
+  const adapter = createHTTPHandler({ router: appRouter, basePath: "/trpc/", maxBodySize, maxBatchSize, createContext: ({ req, res }) => createContext(req, res), onError });
+  const direct = createJsonCallHandler({ router: appRouter, basePath: "/trpc/", maxBodySize, maxBatchSize, requestIdOf, createContext, onError });
   return (req: IncomingMessage, res: ServerResponse) => {
     direct(req, res).then(
       (handled) => handled || adapter(req, res),

@@ -43,6 +43,9 @@ export function createJsonCallHandler<TContext>(opts: {
   router: AnyTRPCRouter;
   basePath: string;
   maxBodySize: number;
+  /** The most calls a batch may carry; a larger one is refused (400, naming the cap) before any call runs. */
+  maxBatchSize: number;
+  requestIdOf: (req: IncomingMessage) => string;
   createContext: (req: IncomingMessage, res: ServerResponse) => Promise<TContext>;
   onError?: OnError;
 }) {
@@ -59,10 +62,19 @@ export function createJsonCallHandler<TContext>(opts: {
     if (host !== undefined && !URL.canParse(`http://${host}`)) return false;
     const q = url.indexOf("?");
     const pathPart = url.slice(opts.basePath.length, q === -1 ? undefined : q);
-    if (pathPart === "" || pathPart.includes("%")) return false;
     const search = q === -1 ? null : new URLSearchParams(url.slice(q + 1));
-    if (search?.has("connectionParams")) return false;
     const isBatch = search?.get("batch") === "1";
+    // Before anything else (streamed or not, known paths or not): the adapter, which decodes the path,
+    // would split an encoded comma too.
+    if (isBatch) {
+      const count = pathPart.split(/,|%2c/i).length;
+      if (count > opts.maxBatchSize) {
+        refuseBatch(req, res, count);
+        return true;
+      }
+    }
+    if (pathPart === "" || pathPart.includes("%")) return false;
+    if (search?.has("connectionParams")) return false;
     const paths = isBatch ? pathPart.split(",") : [pathPart];
     if (wantsStream(req)) return false;
 
@@ -144,6 +156,20 @@ export function createJsonCallHandler<TContext>(opts: {
     res.end(body);
     return true;
   };
+
+  function refuseBatch(req: IncomingMessage, res: ServerResponse, count: number) {
+    const error = new TRPCError({
+      code: "BAD_REQUEST",
+      message: `A batch may carry at most ${opts.maxBatchSize} calls (TRPC_MAX_BATCH); this one has ${count}. Send the calls in smaller batches.`,
+    });
+    const shape = getErrorShape({ config, ctx: undefined, error, input: undefined, path: undefined, type: "unknown" });
+    // No context was made (it would read the session): the request id comes from the request itself.
+    shape.data = { ...shape.data, requestId: opts.requestIdOf(req), maxBatchSize: opts.maxBatchSize };
+    res.statusCode = 400;
+    res.setHeader("vary", "trpc-accept, accept");
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify(transformTRPCResponse(config, { error: shape })));
+  }
 }
 
 /**

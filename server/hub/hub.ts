@@ -12,6 +12,7 @@ import type { NotificationRecord } from "../notifications/service";
 import { latestSeq, notificationsAfter, seqOfNotification } from "../notifications/service";
 import { parseEntry, streamKey, type StreamEvent } from "../notifications/stream";
 import { DeliveryChannel } from "./delivery";
+import { SocketLimit } from "./socket-limit";
 import type { ClientToServerEvents, HubAuth, HubErrorCode, ServerToClientEvents } from "./events";
 import { StreamReaderPool } from "./stream-readers";
 
@@ -49,6 +50,7 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
   const users = new Map<string, Set<HubSocket>>();
   /** Opens a registered socket's delivery once its connection is acknowledged. */
   const openers = new Map<string, () => void>();
+  const socketLimit = new SocketLimit(config.hub.maxSocketsPerUser);
 
   const io = new Server<ClientToServerEvents, Events, Record<string, never>, SocketData>(server, {
     path: "/socket.io",
@@ -148,6 +150,8 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
       }
       const valid = await validateSessionToken({ db, token, now: deps.clock(), policy: config.session });
       if (!valid) return next(refuse("UNAUTHORIZED", "The session is unknown, expired or revoked: log in again."));
+      const overLimit = socketLimit.admit(valid.user.id, socket);
+      if (overLimit) return next(overLimit);
       socket.data.userId = valid.user.id;
       socket.data.sessionId = valid.session.id;
       next();

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { NoInput } from "../common-schemas";
 import { TenantMembershipOutput } from "../auth/schemas";
 import { listUserTenants } from "../auth/service";
-import { auditActorOf, authedProcedure, router, tenantAdminProcedure } from "../trpc";
+import { auditActorOf, authedProcedure, rateLimited, router, tenantAdminProcedure } from "../trpc";
 import {
   AddMemberInput,
   CreateTenantInput,
@@ -18,6 +18,7 @@ export const tenantsRouter = router({
   /** Creates a care agency; the caller becomes its owner. */
   create: authedProcedure
     .input(CreateTenantInput)
+    .use(rateLimited("tenantsCreate"))
     .output(TenantOutput)
     .mutation(({ ctx, input }) => createTenant({ db: ctx.db, userId: ctx.auth.user.id, input, actor: auditActorOf(ctx) })),
 

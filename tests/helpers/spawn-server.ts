@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { RELAXED_RATE_LIMITS } from "./rate-limits-off";
 
 const ROOT = join(import.meta.dirname, "../..");
 
@@ -37,7 +38,9 @@ export async function startServer(env: Record<string, string>, opts: { nodeArgs?
   const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...(opts.nodeArgs ?? []), "--import", "tsx", "server/main.ts"], {
     cwd: ROOT,
     // ENV_FILE: a developer's own .env in the checkout must not reach the servers tests start.
-    env: { ...process.env, ENV_FILE: "/dev/null", LOG_LEVEL: "warn", NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), ...env },
+    // Every caller here is 127.0.0.1, signing up and hiring faster than any person: the rate limits are
+    // off unless a test sets them (tests/integration/limits.test.ts proves them).
+    env: { ...process.env, ENV_FILE: "/dev/null", LOG_LEVEL: "warn", NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), ...RELAXED_RATE_LIMITS, ...env },
     stdio: ["ignore", "inherit", "inherit"],
   });
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -13,6 +13,7 @@ import { connectRedis, type RedisHandle } from "../../server/redis";
 import { appRouter } from "../../server/router";
 import { createCallerFactory } from "../../server/trpc";
 import { openMediaStorage } from "../../server/media/storage";
+import { RELAXED_RATE_LIMITS } from "./rate-limits-off";
 
 export const createCaller = createCallerFactory(appRouter);
 
@@ -38,6 +39,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     HOST: "127.0.0.1",
     // A real S3-protocol server (s3rver) per test file, in its own directory.
     DATA_DIR: mkdtempSync(join(tmpdir(), "aiutami-test-")),
+    ...RELAXED_RATE_LIMITS,
     ...overrides,
   });
 }

@@ -99,14 +99,28 @@ describe("log-in", () => {
     expect(ratio).toBeLessThan(2.5);
   });
 
-  it("throttles an email after the configured failures, even with the right password, and says when to retry", async () => {
+  it("throttles an email from one address after the configured failures, even with the right password, and says when to retry", async () => {
     const user = await createUser(env);
+    const ip = unique("ip");
     for (let i = 0; i < 5; i++) {
-      expect(await codeOf(callerAs(env, null, { ip: unique("ip") }).auth.logIn({ email: user.email, password: "wrong-password" }))).toBe("UNAUTHORIZED");
+      expect(await codeOf(callerAs(env, null, { ip }).auth.logIn({ email: user.email, password: "wrong-password" }))).toBe("UNAUTHORIZED");
     }
-    const err = (await callerAs(env, null, { ip: unique("ip") }).auth.logIn({ email: user.email, password: TEST_PASSWORD }).catch((e) => e)) as TRPCError;
+    const err = (await callerAs(env, null, { ip }).auth.logIn({ email: user.email, password: TEST_PASSWORD }).catch((e) => e)) as TRPCError;
     expect(err.code).toBe("TOO_MANY_REQUESTS");
     expect(err.message).toMatch(/Try again in \d+ s/);
+    // The guesser's address is locked out of that account, not the account: its owner, elsewhere, is not.
+    expect(await codeOf(callerAs(env, null, { ip: unique("ip") }).auth.logIn({ email: user.email, password: TEST_PASSWORD }))).toBe("OK");
+  });
+
+  it("forgives an address's failures on an account once it logs in with the right password", async () => {
+    const user = await createUser(env);
+    const ip = unique("ip");
+    for (let i = 0; i < 4; i++) await codeOf(callerAs(env, null, { ip }).auth.logIn({ email: user.email, password: "wrong-password" }));
+    expect(await codeOf(callerAs(env, null, { ip }).auth.logIn({ email: user.email, password: TEST_PASSWORD }))).toBe("OK");
+    // Four more typos are allowed again (five would lock): the success cleared the count.
+    for (let i = 0; i < 4; i++) {
+      expect(await codeOf(callerAs(env, null, { ip }).auth.logIn({ email: user.email, password: "wrong-password" }))).toBe("UNAUTHORIZED");
+    }
   });
 
   it("throttles an address spraying many emails", async () => {

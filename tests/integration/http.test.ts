@@ -5,10 +5,11 @@ import { createApp } from "../../server/app";
 import { createTenant, createUser, TEST_PASSWORD } from "../helpers/factories";
 import { createTestEnv, startHttpServer, startTestApp, type TestEnv } from "../helpers/test-app";
 
+const METRICS_TOKEN = `metrics-${crypto.randomUUID()}`;
 let env: TestEnv;
 let server: Awaited<ReturnType<typeof startHttpServer>>;
 beforeAll(async () => {
-  env = await createTestEnv({ ALLOWED_ORIGINS: "https://app.aiutami.test" });
+  env = await createTestEnv({ ALLOWED_ORIGINS: "https://app.aiutami.test", METRICS_TOKEN: METRICS_TOKEN });
   server = await startHttpServer(env);
 });
 afterAll(async () => {
@@ -193,7 +194,7 @@ describe("tenant header over HTTP", () => {
 describe("metrics", () => {
   it("serves Prometheus metrics: Node's own, tRPC calls by code, and the hub's gauges", async () => {
     await call("auth.me");
-    const res = await fetch(`${server.baseUrl}/metrics`);
+    const res = await fetch(`${server.baseUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toMatch(/nodejs_heap_size_used_bytes \d+/);

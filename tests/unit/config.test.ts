@@ -10,7 +10,7 @@ describe("loadConfig", () => {
     expect(config.session.inactivityMs).toBe(14 * 86_400_000);
     expect(config.session.absoluteMs).toBe(30 * 86_400_000);
     expect(config.cookieSecure).toBe(false);
-    expect(config.loginThrottle).toEqual({ maxPerEmail: 10, maxPerAddress: 50, windowSeconds: 900 });
+    expect(config.loginThrottle).toEqual({ maxPerEmail: 10, maxPerAddress: 50, windowSeconds: 900, emailCeiling: 30, emailSlowSeconds: 30 });
   });
 
   it("reports every bad variable at once, by name", () => {
