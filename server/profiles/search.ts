@@ -1,53 +1,58 @@
 import { and, arrayContains, arrayOverlaps, desc, eq, gte, lte, sql, type SQL } from "drizzle-orm";
+import { z } from "zod";
 import type { Database } from "../../db/client";
-import { providerProfiles, users } from "../../db/schema";
-import { AppError } from "../errors";
+import { memberships, providerProfiles, users } from "../../db/schema";
+import { openCursor, scopeDigest, sealCursor } from "../cursor";
 import { takePage } from "../pagination";
 import type { MediaStorage } from "../media/storage";
-import type { SearchProfilesInput } from "./schemas";
+import { CELL_MARGIN_M, exactEarth, publicEarth, roundDistanceKm } from "./location";
+import { MAX_RATE_CENTS, type SearchProfilesInput } from "./schemas";
 import { profileColumns, toProfileOutput } from "./service";
 
 type Sort = "distance" | "rate" | "newest";
-/** The position after the last item of a page: the sort key and the id that breaks ties. */
-type CursorKey = { s: Sort; k: number | null; id: string };
 
-function encodeCursor(key: CursorKey): string {
-  return Buffer.from(JSON.stringify(key)).toString("base64url");
+/** What a cursor holds, per sort: the last item's sort key and the id that breaks ties. */
+const POSITIONS = {
+  // Metres from the search point to the public point: the distance the page itself showed, before rounding.
+  distance: z.object({ k: z.number().min(0).max(2.1e7), id: z.uuid() }).strict(),
+  rate: z.object({ k: z.number().int().min(0).max(MAX_RATE_CENTS), id: z.uuid() }).strict(),
+  newest: z.object({ id: z.uuid() }).strict(),
+} as const;
+
+/** A cursor is valid only for the tenant, sort and filters that issued it. */
+function cursorScope(tenantId: string, sort: Sort, input: SearchProfilesInput): string {
+  const { cursor: _cursor, limit: _limit, ...filters } = input;
+  return `profiles.search:${tenantId}:${sort}:${scopeDigest(filters)}`;
 }
 
-function decodeCursor(cursor: string, sort: Sort): CursorKey {
-  try {
-    const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as CursorKey;
-    const validId = typeof key.id === "string" && /^[0-9a-f-]{36}$/.test(key.id);
-    const validKey = sort === "newest" ? key.k === null : typeof key.k === "number" && Number.isFinite(key.k);
-    if (key.s === sort && validId && validKey) return key;
-  } catch {
-    // fall through
-  }
-  throw new AppError("BAD_REQUEST", "The cursor does not belong to this search: start again without it.", {
-    issues: [{ path: "cursor", message: "does not match this search" }],
-  });
-}
+/** Only current providers of the tenant: removing a member, or changing their role, takes their profile out at once. */
+const isProvider = sql`exists (select 1 from ${memberships} where ${memberships.tenantId} = ${providerProfiles.tenantId} and ${memberships.userId} = ${providerProfiles.userId} and ${memberships.role} = 'provider')`;
 
 /**
- * Published providers of the caller's tenant, filtered and paged with a keyset cursor.
+ * Published profiles of current providers of the caller's tenant, filtered and paged with a signed
+ * keyset cursor.
  *
- * Distance: the radius is an `earth_box` test (GiST) refined by the exact great-circle distance,
- * and nearest-first ordering is the cube `<->` distance, which the same GiST index serves as a
- * KNN scan. `<->` is the straight-line (chord) distance, which orders points exactly as the
- * great-circle distance does, so it is also the cursor's key.
+ * Location: every radius test, order and distance uses the provider's public point (profiles/location.ts),
+ * never the exact one, so nothing here locates a home better than the public views do. The GiST index
+ * holds the exact point; it finds candidates within the radius plus half a cell's diagonal
+ * (`earth_box`), and the public point then decides. For nearest first, a nearest-first (KNN) scan of the
+ * exact points first takes one page's worth of candidates; the farthest public distance among them
+ * bounds the page, so the page is then read from a small box and ordered by public distance and id.
  */
-export async function searchProfiles(opts: { db: Database; tenantId: string; input: SearchProfilesInput; storage: MediaStorage }) {
+export async function searchProfiles(opts: { db: Database; tenantId: string; input: SearchProfilesInput; storage: MediaStorage; cursorSecret: string }) {
   const { input } = opts;
   const sort: Sort = input.sort ?? (input.near ? "distance" : "newest");
-  const earth = sql`ll_to_earth(${providerProfiles.lat}, ${providerProfiles.lng})`;
-  const here = input.near ? sql`ll_to_earth(${input.near.lat}, ${input.near.lng})` : null;
-  const chord = here ? sql<number>`(${earth} <-> ${here})` : null;
-  const distanceKm = here ? sql<number>`(earth_distance(${earth}, ${here}) / 1000.0)` : sql<null>`null::float8`;
+  const scope = cursorScope(opts.tenantId, sort, input);
+  // Verified before any query sees it: a forged or altered cursor is refused here.
+  const position: { k?: number; id: string } | null = input.cursor ? openCursor<{ k?: number; id: string }>(opts.cursorSecret, scope, input.cursor, POSITIONS[sort]) : null;
+
+  const here = input.near ? sql`ll_to_earth(${input.near.lat}::float8, ${input.near.lng}::float8)` : null;
+  const publicDistance = here ? sql<number>`earth_distance(${publicEarth}, ${here})` : null;
 
   const where: (SQL | undefined)[] = [
     eq(providerProfiles.tenantId, opts.tenantId),
     eq(providerProfiles.published, true),
+    isProvider,
     input.kind ? eq(providerProfiles.kind, input.kind) : undefined,
     // A caregiver who offers more than asked still matches; so does a housekeeper.
     input.services?.length ? arrayContains(providerProfiles.services, input.services) : undefined,
@@ -59,65 +64,54 @@ export async function searchProfiles(opts: { db: Database; tenantId: string; inp
     input.maxRateCents !== undefined ? lte(providerProfiles.hourlyRateCents, input.maxRateCents) : undefined,
     input.text ? sql`${providerProfiles.searchText} @@ websearch_to_tsquery('simple', ${input.text})` : undefined,
   ];
-  if (input.near && here) {
+  if (input.near && here && publicDistance) {
     const radiusM = input.near.radiusKm * 1000;
-    where.push(sql`earth_box(${here}, ${radiusM}) @> ${earth}`, sql`earth_distance(${earth}, ${here}) <= ${radiusM}`);
+    where.push(sql`earth_box(${here}, ${radiusM + CELL_MARGIN_M}::float8) @> ${exactEarth}`, sql`${publicDistance} <= ${radiusM}::float8`);
+  }
+  if (position) {
+    if (sort === "distance") where.push(sql`(${publicDistance}, ${providerProfiles.id}) > (${position.k}::float8, ${position.id}::uuid)`);
+    else if (sort === "rate") where.push(sql`(${providerProfiles.hourlyRateCents}, ${providerProfiles.id}) > (${position.k}::int, ${position.id}::uuid)`);
+    else where.push(sql`${providerProfiles.id} < ${position.id}::uuid`);
   }
 
+  const fetchLimit = input.limit + 1;
   let order: SQL[];
-  if (sort === "distance") {
-    // Distance alone, so the GiST index serves it as a nearest-first (KNN) scan that stops after
-    // one page; an `id` tie-breaker here would force reading and sorting the whole radius.
-    // Exact ties are ordered by id below, in code.
-    order = [sql`${chord} asc`];
+  if (sort === "distance" && here && publicDistance) {
+    // The farthest public distance among the first `fetchLimit` candidates by exact distance: any
+    // `fetchLimit` matches bound the page, and these are the nearest. Every match of the page then lies
+    // within that distance of its public point, so within it plus the margin of its exact point.
+    const bound = sql`(select max(c.d) from (select ${publicDistance} as d from ${providerProfiles} where ${and(...where)} order by ${exactEarth} <-> ${here} limit ${fetchLimit}) c)`;
+    where.push(sql`earth_box(${here}, ${bound} + ${CELL_MARGIN_M}::float8) @> ${exactEarth}`);
+    order = [sql`${publicDistance} asc`, sql`${providerProfiles.id} asc`];
   } else if (sort === "rate") {
     order = [sql`${providerProfiles.hourlyRateCents} asc`, sql`${providerProfiles.id} asc`];
   } else {
     order = [desc(providerProfiles.id)];
   }
-  if (input.cursor) {
-    const key = decodeCursor(input.cursor, sort);
-    if (sort === "distance") where.push(sql`(${chord} > ${key.k}::float8 or (${chord} = ${key.k}::float8 and ${providerProfiles.id} > ${key.id}::uuid))`);
-    else if (sort === "rate") where.push(sql`(${providerProfiles.hourlyRateCents}, ${providerProfiles.id}) > (${key.k}::int, ${key.id}::uuid)`);
-    else where.push(sql`${providerProfiles.id} < ${key.id}::uuid`);
-  }
 
-  const fetch = (extra: SQL | undefined, limit: number | undefined) => {
-    const query = opts.db
-      .select({ ...profileColumns, distanceKm, sortKey: chord ?? sql<null>`null::float8` })
-      .from(providerProfiles)
-      .innerJoin(users, eq(users.id, providerProfiles.userId))
-      .where(and(...where, extra))
-      .orderBy(...order);
-    return limit === undefined ? query : query.limit(limit);
-  };
-
-  // For distance: the planner guesses a fixed, small row count for cube's @> and would pick a bitmap
-  // scan plus a sort of every provider in the radius; the KNN scan reads only what one page needs.
-  // Both statements are sent together (one round trip); SET LOCAL ends with the transaction.
-  const [, first] = await Promise.all([
-    sort === "distance" ? opts.db.execute(sql`set local enable_bitmapscan = off`) : undefined,
-    fetch(undefined, input.limit + 1),
-  ]);
-  let rows = first;
-  if (sort === "distance") {
-    const boundary = rows[input.limit]?.sortKey;
-    if (boundary != null && rows[input.limit - 1]?.sortKey === boundary) {
-      // A group of equally distant providers straddles the page's end: take the whole group so
-      // ordering it by id decides who is on this page and who is on the next.
-      const group = await fetch(sql`${chord} = ${boundary}::float8`, undefined);
-      rows = [...rows.filter((r) => Number(r.sortKey) < Number(boundary)), ...group];
-    }
-    rows.sort((a, b) => Number(a.sortKey) - Number(b.sortKey) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
+  const query = opts.db
+    .select({ ...profileColumns, distanceM: publicDistance ?? sql<null>`null::float8` })
+    .from(providerProfiles)
+    .innerJoin(users, eq(users.id, providerProfiles.userId))
+    .where(and(...where))
+    .orderBy(...order)
+    .limit(fetchLimit);
+  // For distance: the planner guesses a fixed, small row count for cube's @> and may pick a bitmap scan
+  // of the whole radius; a plain index scan of the small box reads only what is inside it. Both statements are sent
+  // together (one round trip); SET LOCAL ends with the transaction.
+  const [, rows] = await Promise.all([sort === "distance" ? opts.db.execute(sql`set local enable_bitmapscan = off`) : undefined, query]);
 
   const { page, nextCursor } = takePage(rows, input.limit, (last) =>
-    encodeCursor({ s: sort, k: sort === "distance" ? Number(last.sortKey) : sort === "rate" ? last.hourlyRateCents : null, id: last.id }),
+    sealCursor(
+      opts.cursorSecret,
+      scope,
+      sort === "distance" ? { k: Number(last.distanceM), id: last.id } : sort === "rate" ? { k: last.hourlyRateCents, id: last.id } : { id: last.id },
+    ),
   );
   return {
-    items: page.map(({ distanceKm: km, sortKey: _sortKey, ...row }) => ({
+    items: page.map(({ distanceM, ...row }) => ({
       ...toProfileOutput(row, opts.storage, { exact: false }),
-      distanceKm: km === null ? null : Math.round(Number(km) * 100) / 100,
+      distanceKm: distanceM === null ? null : roundDistanceKm(Number(distanceM)),
     })),
     nextCursor,
   };
