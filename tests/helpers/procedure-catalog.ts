@@ -59,7 +59,8 @@ export const VALID_INPUTS: Record<string, (f: Fixture) => Record<string, unknown
   "hires.get": () => ({ id: SOME_ID }),
   "hires.list": () => ({ as: "client", status: "requested", cursor: SOME_ID, limit: 10 }),
   "notifications.markRead": () => ({ ids: [SOME_ID] }),
-  "audit.list": () => ({ cursor: "0190a3a4-1111-7222-8333-444455556666", actorId: "0190a3a4-1111-7222-8333-444455556666", entityType: "tenant", action: "tenant.create", limit: 10 }),
+  // No cursor: only one the list handed out is valid (HOSTILE_INPUTS tries others).
+  "audit.list": () => ({ actorId: "0190a3a4-1111-7222-8333-444455556666", entityType: "tenant", action: "tenant.create", limit: 10 }),
 };
 
 /** A cursor of the server's shape (payload.signature) that it never signed: what a forger can make. */
@@ -109,6 +110,7 @@ export const HOSTILE_INPUTS: Array<{ path: string; field: string; input: (f: Fix
   { path: "hires.list", field: "cursor", input: () => ({ cursor: forgedCursor({ id: "-".repeat(36) }) }), what: "a forged id of 36 hyphens" },
   { path: "audit.list", field: "cursor", input: () => ({ cursor: SOME_ID }), what: "a bare id" },
   { path: "audit.list", field: "cursor", input: () => ({ cursor: forgedCursor({ id: SOME_ID }) }), what: "a forged cursor" },
+  { path: "audit.list", field: "cursor", input: () => ({ cursor: 42 }), what: "a number" },
   { path: "notifications.list", field: "cursor", input: () => ({ cursor: forgedCursor({ seq: 1e10 }) }), what: "a forged seq" },
   { path: "notifications.list", field: "cursor", input: () => ({ cursor: 2 }), what: "a bare seq" },
   // Sizes.
