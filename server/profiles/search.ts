@@ -5,19 +5,23 @@ import { memberships, providerProfiles, users } from "../../db/schema";
 import { openCursor, scopeDigest, sealCursor } from "../cursor";
 import { takePage } from "../pagination";
 import type { MediaStorage } from "../media/storage";
-import { CELL_MARGIN_M, exactEarth, publicEarth, roundDistanceKm } from "./location";
+import { publicEarth, roundDistanceKm } from "./location";
 import { MAX_RATE_CENTS, type SearchProfilesInput } from "./schemas";
 import { profileColumns, toProfileOutput } from "./service";
 
 type Sort = "distance" | "rate" | "newest";
+type Position = { k?: number; id: string };
 
 /** What a cursor holds, per sort: the last item's sort key and the id that breaks ties. */
-const POSITIONS = {
-  // Metres from the search point to the public point: the distance the page itself showed, before rounding.
-  distance: z.object({ k: z.number().min(0).max(2.1e7), id: z.uuid() }).strict(),
+const POSITIONS: Record<Sort, z.ZodType<Position>> = {
+  // The straight-line distance in metres from the search point to the last item's public point.
+  distance: z.object({ k: z.number().min(0).max(1.3e7), id: z.uuid() }).strict(),
   rate: z.object({ k: z.number().int().min(0).max(MAX_RATE_CENTS), id: z.uuid() }).strict(),
   newest: z.object({ id: z.uuid() }).strict(),
-} as const;
+};
+
+/** Rows read past a distance-sorted page, so that a grid cell's providers straddling its end rarely need a second query. */
+const TIE_ROOM = 8;
 
 /** A cursor is valid only for the tenant, sort and filters that issued it. */
 function cursorScope(tenantId: string, sort: Sort, input: SearchProfilesInput): string {
@@ -32,22 +36,23 @@ const isProvider = sql`exists (select 1 from ${memberships} where ${memberships.
  * Published profiles of current providers of the caller's tenant, filtered and paged with a signed
  * keyset cursor.
  *
- * Location: every radius test, order and distance uses the provider's public point (profiles/location.ts),
- * never the exact one, so nothing here locates a home better than the public views do. The GiST index
- * holds the exact point; it finds candidates within the radius plus half a cell's diagonal
- * (`earth_box`), and the public point then decides. For nearest first, a nearest-first (KNN) scan of the
- * exact points first takes one page's worth of candidates; the farthest public distance among them
- * bounds the page, so the page is then read from a small box and ordered by public distance and id.
+ * Location: the radius, the order, the distances and the cursor use the provider's public point
+ * (profiles/location.ts), never the exact one, so nothing here locates a home better than the public
+ * views do. The radius is an `earth_box` test (GiST) refined by the great-circle distance, and
+ * nearest-first ordering is the cube `<->` distance, which the same GiST index serves as a KNN scan.
+ * `<->` is the straight-line (chord) distance, which orders points exactly as the great-circle distance
+ * does, so it is also the cursor's key.
  */
 export async function searchProfiles(opts: { db: Database; tenantId: string; input: SearchProfilesInput; storage: MediaStorage; cursorSecret: string }) {
   const { input } = opts;
   const sort: Sort = input.sort ?? (input.near ? "distance" : "newest");
   const scope = cursorScope(opts.tenantId, sort, input);
   // Verified before any query sees it: a forged or altered cursor is refused here.
-  const position: { k?: number; id: string } | null = input.cursor ? openCursor<{ k?: number; id: string }>(opts.cursorSecret, scope, input.cursor, POSITIONS[sort]) : null;
+  const position = input.cursor ? openCursor(opts.cursorSecret, scope, input.cursor, POSITIONS[sort]) : null;
 
   const here = input.near ? sql`ll_to_earth(${input.near.lat}::float8, ${input.near.lng}::float8)` : null;
-  const publicDistance = here ? sql<number>`earth_distance(${publicEarth}, ${here})` : null;
+  const chord = here ? sql<number>`(${publicEarth} <-> ${here})` : null;
+  const distanceM = here ? sql<number>`earth_distance(${publicEarth}, ${here})` : sql<null>`null::float8`;
 
   const where: (SQL | undefined)[] = [
     eq(providerProfiles.tenantId, opts.tenantId),
@@ -64,54 +69,72 @@ export async function searchProfiles(opts: { db: Database; tenantId: string; inp
     input.maxRateCents !== undefined ? lte(providerProfiles.hourlyRateCents, input.maxRateCents) : undefined,
     input.text ? sql`${providerProfiles.searchText} @@ websearch_to_tsquery('simple', ${input.text})` : undefined,
   ];
-  if (input.near && here && publicDistance) {
+  if (input.near && here) {
     const radiusM = input.near.radiusKm * 1000;
-    where.push(sql`earth_box(${here}, ${radiusM + CELL_MARGIN_M}::float8) @> ${exactEarth}`, sql`${publicDistance} <= ${radiusM}::float8`);
+    where.push(sql`earth_box(${here}, ${radiusM}::float8) @> ${publicEarth}`, sql`${distanceM} <= ${radiusM}::float8`);
   }
   if (position) {
-    if (sort === "distance") where.push(sql`(${publicDistance}, ${providerProfiles.id}) > (${position.k}::float8, ${position.id}::uuid)`);
+    if (sort === "distance") where.push(sql`(${chord} > ${position.k}::float8 or (${chord} = ${position.k}::float8 and ${providerProfiles.id} > ${position.id}::uuid))`);
     else if (sort === "rate") where.push(sql`(${providerProfiles.hourlyRateCents}, ${providerProfiles.id}) > (${position.k}::int, ${position.id}::uuid)`);
     else where.push(sql`${providerProfiles.id} < ${position.id}::uuid`);
   }
 
-  const fetchLimit = input.limit + 1;
   let order: SQL[];
-  if (sort === "distance" && here && publicDistance) {
-    // The farthest public distance among the first `fetchLimit` candidates by exact distance: any
-    // `fetchLimit` matches bound the page, and these are the nearest. Every match of the page then lies
-    // within that distance of its public point, so within it plus the margin of its exact point.
-    const bound = sql`(select max(c.d) from (select ${publicDistance} as d from ${providerProfiles} where ${and(...where)} order by ${exactEarth} <-> ${here} limit ${fetchLimit}) c)`;
-    where.push(sql`earth_box(${here}, ${bound} + ${CELL_MARGIN_M}::float8) @> ${exactEarth}`);
-    order = [sql`${publicDistance} asc`, sql`${providerProfiles.id} asc`];
+  if (sort === "distance") {
+    // Distance alone, so the GiST index serves it as a nearest-first (KNN) scan that stops after
+    // one page; an `id` tie-breaker here would force reading and sorting the whole radius.
+    // Ties (every provider of one grid cell is at the same distance) are ordered by id below, in code.
+    order = [sql`${chord} asc`];
   } else if (sort === "rate") {
     order = [sql`${providerProfiles.hourlyRateCents} asc`, sql`${providerProfiles.id} asc`];
   } else {
     order = [desc(providerProfiles.id)];
   }
 
-  const query = opts.db
-    .select({ ...profileColumns, distanceM: publicDistance ?? sql<null>`null::float8` })
-    .from(providerProfiles)
-    .innerJoin(users, eq(users.id, providerProfiles.userId))
-    .where(and(...where))
-    .orderBy(...order)
-    .limit(fetchLimit);
-  // For distance: the planner guesses a fixed, small row count for cube's @> and may pick a bitmap scan
-  // of the whole radius; a plain index scan of the small box reads only what is inside it. Both statements are sent
-  // together (one round trip); SET LOCAL ends with the transaction.
-  const [, rows] = await Promise.all([sort === "distance" ? opts.db.execute(sql`set local enable_bitmapscan = off`) : undefined, query]);
+  const fetch = (extra: SQL | undefined, limit: number | undefined) => {
+    const query = opts.db
+      .select({ ...profileColumns, distanceM, sortKey: chord ?? sql<null>`null::float8` })
+      .from(providerProfiles)
+      .innerJoin(users, eq(users.id, providerProfiles.userId))
+      .where(and(...where, extra))
+      .orderBy(...order);
+    return limit === undefined ? query : query.limit(limit);
+  };
+
+  // For distance, a few rows past the page: equally distant providers (every one of a grid cell) are
+  // ordered by id in code, and the rows after the page's last tell whether its whole group was read.
+  const fetchLimit = input.limit + 1 + (sort === "distance" ? TIE_ROOM : 0);
+  // For distance: the planner guesses a fixed, small row count for cube's @> and would pick a bitmap
+  // scan plus a sort of every provider in the radius; the KNN scan reads only what one page needs.
+  // Both statements are sent together (one round trip); SET LOCAL ends with the transaction.
+  const [, first] = await Promise.all([
+    sort === "distance" ? opts.db.execute(sql`set local enable_bitmapscan = off`) : undefined,
+    fetch(undefined, fetchLimit),
+  ]);
+  let rows = first;
+  if (sort === "distance") {
+    const byKeyThenId = (a: (typeof rows)[number], b: (typeof rows)[number]) => Number(a.sortKey) - Number(b.sortKey) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    rows.sort(byKeyThenId);
+    const boundary = rows[input.limit]?.sortKey;
+    if (boundary != null && rows.length === fetchLimit && rows.at(-1)!.sortKey === boundary) {
+      // The group at the page's end may go on past what was read: read the whole group. The box of
+      // that distance lets the index read only what is no farther, rather than the whole radius.
+      const group = await fetch(sql`earth_box(${here}, sec_to_gc(${boundary}::float8 + 1)) @> ${publicEarth} and ${chord} = ${boundary}::float8`, undefined);
+      rows = [...rows.filter((r) => Number(r.sortKey) < Number(boundary)), ...group].sort(byKeyThenId);
+    }
+  }
 
   const { page, nextCursor } = takePage(rows, input.limit, (last) =>
     sealCursor(
       opts.cursorSecret,
       scope,
-      sort === "distance" ? { k: Number(last.distanceM), id: last.id } : sort === "rate" ? { k: last.hourlyRateCents, id: last.id } : { id: last.id },
+      sort === "distance" ? { k: Number(last.sortKey), id: last.id } : sort === "rate" ? { k: last.hourlyRateCents, id: last.id } : { id: last.id },
     ),
   );
   return {
-    items: page.map(({ distanceM, ...row }) => ({
+    items: page.map(({ distanceM: metres, sortKey: _sortKey, ...row }) => ({
       ...toProfileOutput(row, opts.storage, { exact: false }),
-      distanceKm: distanceM === null ? null : roundDistanceKm(Number(distanceM)),
+      distanceKm: metres === null ? null : roundDistanceKm(Number(metres)),
     })),
     nextCursor,
   };

@@ -5,10 +5,9 @@ import { recordAudit, type AuditActor } from "../audit/service";
 import { AppError } from "../errors";
 import type { MediaStorage } from "../media/storage";
 import type { TenantRole } from "../tenants/resolve";
-import { publicCoordinate } from "./location";
 import type { ProfileOutput, UpsertProfileInput } from "./schemas";
 
-/** The columns every profile view reads; never the user's email or phone. */
+/** The columns every profile view reads; never the user's email or phone. Public views show `publicLat`, `publicLng` (profiles/location.ts). */
 export const profileColumns = {
   id: providerProfiles.id,
   userId: providerProfiles.userId,
@@ -23,6 +22,8 @@ export const profileColumns = {
   city: providerProfiles.city,
   lat: providerProfiles.lat,
   lng: providerProfiles.lng,
+  publicLat: providerProfiles.publicLat,
+  publicLng: providerProfiles.publicLng,
   serviceRadiusKm: providerProfiles.serviceRadiusKm,
   education: providerProfiles.education,
   experiences: providerProfiles.experiences,
@@ -58,8 +59,8 @@ export function toProfileOutput(row: ProfileRow, storage: MediaStorage, opts: { 
     currency: row.currency,
     availability: row.availability,
     city: row.city,
-    lat: opts.exact ? row.lat : publicCoordinate(row.lat),
-    lng: opts.exact ? row.lng : publicCoordinate(row.lng),
+    lat: opts.exact ? row.lat : row.publicLat,
+    lng: opts.exact ? row.lng : row.publicLng,
     serviceRadiusKm: row.serviceRadiusKm,
     education: row.education,
     experiences: row.experiences,

@@ -182,10 +182,13 @@ describe("profiles.search", () => {
     }
   });
 
-  it("pages through providers at exactly the same distance without repeats or skips", async () => {
-    const spot = { city: "Lecco", lat: 45.8566, lng: 9.3977 };
+  it("pages through providers at exactly the same distance (one grid cell, more than a page reads at once) without repeats or skips", async () => {
+    // Twelve homes spread over the cell of 45.86, 9.40: all at one public point, so one distance.
     const made: string[] = [];
-    for (let i = 0; i < 5; i++) made.push((await createProvider(env, tenant, profileInput("housekeeper", "milan", { ...spot, tasks: ["gardening"] }))).profile.id);
+    for (let i = 0; i < 12; i++) {
+      const spot = { city: "Lecco", lat: 45.8551 + (i % 4) * 0.0032, lng: 9.3951 + Math.floor(i / 4) * 0.0045 };
+      made.push((await createProvider(env, tenant, profileInput("housekeeper", "milan", { ...spot, tasks: ["gardening"] }))).profile.id);
+    }
     const paged: string[] = [];
     let cursor: string | undefined;
     for (let pages = 0; pages < 10; pages++) {
