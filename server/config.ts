@@ -1,3 +1,6 @@
+import { randomBytes } from "node:crypto";
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
 
 const bool = z
@@ -91,6 +94,7 @@ export const EnvSchema = z.object({
   HUB_MAX_EVENTS_PER_10S: z.coerce.number().int().min(1).default(50),
   HUB_SESSION_CHECK_MS: z.coerce.number().int().min(100).default(10_000),
   HUB_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(20),
+  APP_SECRET: z.string().min(32, "must be at least 32 characters").max(1024).optional(),
 });
 
 export type RateLimitsConfig = Record<"signUp" | "hiresCreate" | "tenantsCreate", { perAccount: Rate; perAddress: Rate }>;
@@ -134,6 +138,12 @@ export type Config = {
   /** The per-user Redis streams: approximate length cap and expiry (the "temporary storage"). */
   stream: { maxLen: number; ttlSeconds: number };
   hub: { readers: number; sweepMs: number; maxEventsPer10s: number; sessionCheckMs: number; maxSocketsPerUser: number };
+  /**
+   * The server's secret: signs the cursors it hands out (server/cursor.ts). From APP_SECRET, or generated
+   * once and kept in DATA_DIR/secret, so a restart keeps cursors valid. Every API process behind one
+   * balancer must share it.
+   */
+  appSecret: { value: string; source: "env" | "file" };
   /** Where browsers reach this server; used to build media URLs served by the server itself. */
   publicUrl: string;
   media: {
@@ -186,6 +196,35 @@ function deriveAppUrl(ownerUrl: string, password?: string): string {
 }
 
 /**
+ * The secret kept in DATA_DIR/secret, created on first use. Written to a temporary file and linked into
+ * place, so two processes starting together agree on one secret and none reads a half-written file.
+ */
+function keptSecret(dataDir: string): string {
+  const path = join(dataDir, "secret");
+  const read = () => {
+    const value = readFileSync(path, "utf8").trim();
+    if (value.length < 32) throw new Error(`${path} holds fewer than 32 characters`);
+    return value;
+  };
+  try {
+    return read();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  writeFileSync(temporary, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
+  try {
+    linkSync(temporary, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  } finally {
+    unlinkSync(temporary);
+  }
+  return read();
+}
+
+/**
  * Reads and validates the environment once. Reports every bad or missing variable at once.
  * @throws ConfigError
  */
@@ -213,7 +252,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Else one address alone could slow an account down for everyone.
     problems.push("LOGIN_EMAIL_CEILING: must be more than LOGIN_MAX_FAILURES_PER_EMAIL");
   }
-  if (problems.length) throw new ConfigError(problems);
+  let appSecret: Config["appSecret"] | undefined;
+  try {
+    appSecret = e.APP_SECRET ? { value: e.APP_SECRET, source: "env" } : { value: keptSecret(e.DATA_DIR), source: "file" };
+  } catch (err) {
+    problems.push(`APP_SECRET: unset, and ${join(e.DATA_DIR, "secret")} could not be read or created (${(err as Error).message}): set APP_SECRET (at least 32 characters) or make DATA_DIR writable`);
+  }
+  if (problems.length || !appSecret) throw new ConfigError(problems);
 
   const database: Config["database"] = e.DATABASE_URL
     ? {
@@ -258,6 +303,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demoPage: e.DEMO_PAGE ?? !e.DATABASE_URL,
     roles: { api: e.ROLES.includes("api"), hub: e.ROLES.includes("hub"), relay: e.ROLES.includes("relay") },
     stream: { maxLen: e.STREAM_MAXLEN, ttlSeconds: e.STREAM_TTL_SECONDS },
+    appSecret,
     hub: { readers: e.HUB_READERS, sweepMs: e.HUB_SWEEP_MS, maxEventsPer10s: e.HUB_MAX_EVENTS_PER_10S, sessionCheckMs: e.HUB_SESSION_CHECK_MS, maxSocketsPerUser: e.HUB_MAX_SOCKETS_PER_USER },
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     media: {

@@ -31,7 +31,7 @@ async function explainSearch(appUrl: string, tenantId: string, input: SearchProf
     const noStorage = { urlFor: (k: string) => k } as Parameters<typeof searchProfiles>[0]["storage"];
     await db.transaction(async (tx) => {
       await bindScope(tx, { tenantId });
-      await searchProfiles({ db: tx, tenantId, input, storage: noStorage });
+      await searchProfiles({ db: tx, tenantId, input, storage: noStorage, cursorSecret: "bench-explain-only: no cursor is kept or checked" });
     });
     const search = captured.find((c) => c.query.includes("from \"provider_profiles\""));
     if (!search) throw new Error("search SQL not captured");

@@ -30,8 +30,9 @@ const emptyTextArray = sql`'{}'::text[]`;
 
 /**
  * A provider's profile in one tenant. The kind's attributes live in arrays (GIN-indexed) so
- * "offers at least these services" is an indexed `@>`; the location is indexed as a point on
- * the earth (cube + earthdistance) for radius search and nearest-first ordering.
+ * "offers at least these services" is an indexed `@>`; the public location is indexed as a point on
+ * the earth (cube + earthdistance) for radius search and nearest-first ordering. The exact location
+ * is for its provider's own view only, and indexed for nothing.
  */
 export const providerProfiles = pgTable(
   "provider_profiles",
@@ -50,6 +51,12 @@ export const providerProfiles = pgTable(
     city: text().notNull(),
     lat: doublePrecision().notNull(),
     lng: doublePrecision().notNull(),
+    /**
+     * The public location: the exact one snapped to a fixed 0.01° grid (about 1.1 km by 0.8 km in Italy),
+     * the one point public views show and the only one search uses (server/profiles/location.ts).
+     */
+    publicLat: doublePrecision().notNull().generatedAlwaysAs(sql`floor("lat" * 100 + 0.5) / 100`),
+    publicLng: doublePrecision().notNull().generatedAlwaysAs(sql`floor("lng" * 100 + 0.5) / 100`),
     serviceRadiusKm: integer().notNull(),
     education: jsonb().$type<HistoryEntry[]>().notNull().default([]),
     experiences: jsonb().$type<HistoryEntry[]>().notNull().default([]),
@@ -68,7 +75,7 @@ export const providerProfiles = pgTable(
   },
   (t) => [
     uniqueIndex().on(t.tenantId, t.userId),
-    index("provider_profiles_tenant_earth_idx").using("gist", t.tenantId, sql`ll_to_earth(${t.lat}, ${t.lng})`),
+    index("provider_profiles_tenant_public_earth_idx").using("gist", t.tenantId, sql`ll_to_earth(${t.publicLat}, ${t.publicLng})`),
     index("provider_profiles_tenant_kind_rate_idx").on(t.tenantId, t.kind, t.hourlyRateCents, t.id),
     index("provider_profiles_tenant_kind_id_idx").on(t.tenantId, t.kind, t.id),
     index("provider_profiles_services_idx").using("gin", t.services),

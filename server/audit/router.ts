@@ -7,5 +7,5 @@ export const auditRouter = router({
   list: tenantAdminProcedure
     .input(AuditListInput)
     .output(AuditListOutput)
-    .query(({ ctx, input }) => listAudit({ db: ctx.db, tenantId: ctx.tenant.id, ...input })),
+    .query(({ ctx, input }) => listAudit({ db: ctx.db, tenantId: ctx.tenant.id, ...input, cursorSecret: ctx.config.appSecret.value })),
 });

@@ -1,8 +1,10 @@
 import { z } from "zod";
+import { Cursor } from "../common-schemas";
 
 export const AuditListInput = z
   .object({
-    cursor: z.uuid().optional(),
+    /** The previous page's `nextCursor` (opaque and signed), with the same filters. */
+    cursor: Cursor.optional(),
     actorId: z.uuid().optional(),
     entityType: z.string().min(1).max(64).optional(),
     action: z.string().min(1).max(64).optional(),
@@ -25,4 +27,4 @@ export const AuditEntryOutput = z.object({
   createdAt: z.iso.datetime(),
 });
 
-export const AuditListOutput = z.object({ items: z.array(AuditEntryOutput), nextCursor: z.uuid().nullable() });
+export const AuditListOutput = z.object({ items: z.array(AuditEntryOutput), nextCursor: z.string().nullable() });

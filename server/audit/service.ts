@@ -1,6 +1,7 @@
 import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { auditLog } from "../../db/schema";
+import { IdPosition, openCursor, scopeDigest, sealCursor } from "../cursor";
 import { takePage } from "../pagination";
 
 export type AuditActor = {
@@ -52,7 +53,10 @@ export async function recordAudit(tx: Database, actor: AuditActor, entry: AuditE
   });
 }
 
-/** Newest first; `cursor` is the last id of the previous page (ids are UUIDv7, so they sort by time). */
+/**
+ * Newest first, by id (UUIDv7, so by time). The cursor holds the last id of the previous page, signed
+ * for this tenant and these filters (server/cursor.ts).
+ */
 export async function listAudit(opts: {
   db: Database;
   tenantId: string;
@@ -61,7 +65,10 @@ export async function listAudit(opts: {
   entityType?: string;
   action?: string;
   limit: number;
+  cursorSecret: string;
 }) {
+  const scope = `audit.list:${opts.tenantId}:${scopeDigest({ actorId: opts.actorId, entityType: opts.entityType, action: opts.action })}`;
+  const after = opts.cursor ? openCursor(opts.cursorSecret, scope, opts.cursor, IdPosition).id : undefined;
   const rows = await opts.db
     .select({
       id: auditLog.id,
@@ -80,7 +87,7 @@ export async function listAudit(opts: {
     .where(
       and(
         eq(auditLog.tenantId, opts.tenantId),
-        opts.cursor ? lt(auditLog.id, opts.cursor) : undefined,
+        after ? lt(auditLog.id, after) : undefined,
         opts.actorId ? eq(auditLog.actorUserId, opts.actorId) : undefined,
         opts.entityType ? eq(auditLog.entityType, opts.entityType) : undefined,
         opts.action ? eq(auditLog.action, opts.action) : undefined,
@@ -88,6 +95,6 @@ export async function listAudit(opts: {
     )
     .orderBy(desc(auditLog.id))
     .limit(opts.limit + 1);
-  const { page, nextCursor } = takePage(rows, opts.limit, (r) => r.id);
+  const { page, nextCursor } = takePage(rows, opts.limit, (r) => sealCursor(opts.cursorSecret, scope, { id: r.id }));
   return { items: page.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })), nextCursor };
 }

@@ -45,7 +45,7 @@ export const hiresRouter = router({
   list: tenantProcedure
     .input(ListHiresInput)
     .output(ListHiresOutput)
-    .query(({ ctx, input }) => listHires({ db: ctx.db, tenantId: ctx.tenant.id, userId: ctx.auth.user.id, ...input })),
+    .query(({ ctx, input }) => listHires({ db: ctx.db, tenantId: ctx.tenant.id, userId: ctx.auth.user.id, ...input, cursorSecret: ctx.config.appSecret.value })),
 
   get: tenantProcedure
     .input(HireIdInput)

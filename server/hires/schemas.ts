@@ -1,7 +1,11 @@
 import { z } from "zod";
 import { hireStatuses } from "../../db/schema";
+import { Cursor, Instant, Latitude, Longitude } from "../common-schemas";
 
-const Instant = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z" });
+/** The longest a hire may last: `endsAt` at most this long after `startsAt`. */
+export const MAX_HIRE_MS = 7 * 86_400_000;
+/** How far ahead a hire may start (checked against the server's clock in createHire, with "not in the past"). */
+export const MAX_HIRE_LEAD_MS = 2 * 365 * 86_400_000;
 
 export const CreateHireInput = z
   .object({
@@ -9,8 +13,8 @@ export const CreateHireInput = z
     providerId: z.uuid(),
     jobDescription: z.string().trim().min(10, "must be at least 10 characters").max(4000),
     location: z.string().trim().min(2).max(200),
-    lat: z.number().min(-90).max(90).optional(),
-    lng: z.number().min(-180).max(180).optional(),
+    lat: Latitude.optional(),
+    lng: Longitude.optional(),
     startsAt: Instant,
     endsAt: Instant.optional(),
   })
@@ -21,6 +25,8 @@ export const CreateHireInput = z
     }
     if (input.endsAt && Date.parse(input.endsAt) <= Date.parse(input.startsAt)) {
       ctx.addIssue({ code: "custom", path: ["endsAt"], message: "must be after startsAt" });
+    } else if (input.endsAt && Date.parse(input.endsAt) - Date.parse(input.startsAt) > MAX_HIRE_MS) {
+      ctx.addIssue({ code: "custom", path: ["endsAt"], message: "must be at most 7 days after startsAt" });
     }
   });
 export type CreateHireInput = z.infer<typeof CreateHireInput>;
@@ -31,10 +37,11 @@ export const ListHiresInput = z
   .object({
     as: z.enum(["client", "provider"]),
     status: z.enum(hireStatuses).optional(),
-    cursor: z.uuid().optional(),
+    cursor: Cursor.optional(),
     limit: z.number().int().min(1).max(100).default(20),
   })
   .strict();
+export type ListHiresInput = z.infer<typeof ListHiresInput>;
 
 export const HireOutput = z.object({
   id: z.uuid(),
@@ -55,4 +62,5 @@ export const HireOutput = z.object({
 });
 export type HireOutput = z.infer<typeof HireOutput>;
 
-export const ListHiresOutput = z.object({ items: z.array(HireOutput), nextCursor: z.uuid().nullable() });
+/** `nextCursor`: opaque and signed; pass it back as `cursor` with the same `as` and `status`. */
+export const ListHiresOutput = z.object({ items: z.array(HireOutput), nextCursor: z.string().nullable() });

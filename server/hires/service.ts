@@ -3,11 +3,12 @@ import { uuidv7 } from "uuidv7";
 import { rowsOf, type Database } from "../../db/client";
 import { hires, type hireStatuses } from "../../db/schema";
 import { auditActorArgs, auditActorFields, type AuditActor } from "../audit/service";
+import { IdPosition, openCursor, sealCursor } from "../cursor";
 import { AppError } from "../errors";
 import { takePage } from "../pagination";
 import { toNotification, type NotificationRecord } from "../notifications/service";
 import { roleRefused, tenantNotFound, type TenantRole } from "../tenants/resolve";
-import type { CreateHireInput, HireOutput } from "./schemas";
+import { MAX_HIRE_LEAD_MS, type CreateHireInput, type HireOutput } from "./schemas";
 import type { HireWriter, Json } from "./writer";
 
 type Status = (typeof hireStatuses)[number];
@@ -84,6 +85,9 @@ export async function createHire(opts: { writer: HireWriter; tenantRef: string; 
   const { input, client, actor } = opts;
   if (Date.parse(input.startsAt) < opts.now.getTime() - 5 * 60_000) {
     throw new AppError("BAD_REQUEST", "startsAt is in the past.", { issues: [{ path: "startsAt", message: "must not be in the past" }] });
+  }
+  if (Date.parse(input.startsAt) > opts.now.getTime() + MAX_HIRE_LEAD_MS) {
+    throw new AppError("BAD_REQUEST", "startsAt is more than two years ahead.", { issues: [{ path: "startsAt", message: "must be at most two years ahead" }] });
   }
   // The client's name and phone as they are now (from their session): the snapshot on the hire.
   const fullName = `${client.firstName} ${client.lastName}`;
@@ -224,7 +228,10 @@ export async function getHire(opts: { db: Database; tenantId: string; id: string
   return toHire(row);
 }
 
-export async function listHires(opts: { db: Database; tenantId: string; userId: string; as: "client" | "provider"; status?: Status; cursor?: string; limit: number }) {
+/** Newest first; the cursor is signed for this tenant, user, side and status (server/cursor.ts). */
+export async function listHires(opts: { db: Database; tenantId: string; userId: string; as: "client" | "provider"; status?: Status; cursor?: string; limit: number; cursorSecret: string }) {
+  const scope = `hires.list:${opts.tenantId}:${opts.userId}:${opts.as}:${opts.status ?? ""}`;
+  const after = opts.cursor ? openCursor(opts.cursorSecret, scope, opts.cursor, IdPosition).id : undefined;
   const rows = await opts.db
     .select(hireColumns)
     .from(hires)
@@ -233,11 +240,11 @@ export async function listHires(opts: { db: Database; tenantId: string; userId: 
         eq(hires.tenantId, opts.tenantId),
         eq(opts.as === "client" ? hires.clientId : hires.providerId, opts.userId),
         opts.status ? eq(hires.status, opts.status) : undefined,
-        opts.cursor ? lt(hires.id, opts.cursor) : undefined,
+        after ? lt(hires.id, after) : undefined,
       ),
     )
     .orderBy(desc(hires.id))
     .limit(opts.limit + 1);
-  const { page, nextCursor } = takePage(rows, opts.limit, (r) => r.id);
+  const { page, nextCursor } = takePage(rows, opts.limit, (r) => sealCursor(opts.cursorSecret, scope, { id: r.id }));
   return { items: page.map(toHire), nextCursor };
 }

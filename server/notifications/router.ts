@@ -11,7 +11,7 @@ export const notificationsRouter = router({
     .input(ListNotificationsInput)
     .output(ListNotificationsOutput)
     .query(async ({ ctx, input }) => {
-      const page = await listNotifications(ctx.db, { userId: ctx.auth.user.id, ...input });
+      const page = await listNotifications(ctx.db, { userId: ctx.auth.user.id, ...input, cursorSecret: ctx.config.appSecret.value });
       return { items: page.items.map(({ userId: _u, ...n }) => n as Notification), nextCursor: page.nextCursor };
     }),
 

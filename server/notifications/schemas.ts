@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Cursor } from "../common-schemas";
 
 const HireRef = { hireId: z.uuid(), tenantId: z.uuid() };
 
@@ -55,13 +56,13 @@ export const ListNotificationsInput = z
     unreadOnly: z.boolean().default(false),
     /** A tenant id, to see one tenant's notifications only. */
     tenant: z.uuid().optional(),
-    /** The `seq` of the last item of the previous page. */
-    cursor: z.number().int().positive().optional(),
+    /** The previous page's `nextCursor` (opaque and signed), with the same `unreadOnly` and `tenant`. */
+    cursor: Cursor.optional(),
     limit: z.number().int().min(1).max(100).default(30),
   })
   .strict()
   .default({ unreadOnly: false, limit: 30 });
 
-export const ListNotificationsOutput = z.object({ items: z.array(Notification), nextCursor: z.number().int().nullable() });
+export const ListNotificationsOutput = z.object({ items: z.array(Notification), nextCursor: z.string().nullable() });
 
 export const MarkReadInput = z.object({ ids: z.array(z.uuid()).min(1, "must name at least one notification").max(500) }).strict();

@@ -1,6 +1,8 @@
 import { and, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
+import { z } from "zod";
 import type { Database } from "../../db/client";
 import { notifications, userInbox, type NotificationTenant } from "../../db/schema";
+import { openCursor, sealCursor } from "../cursor";
 import { withUserScope } from "../db-scope";
 import { takePage } from "../pagination";
 import type { Notification } from "./schemas";
@@ -40,7 +42,13 @@ export async function latestSeq(db: Database, userId: string): Promise<number> {
   return row ? Number(row.seq) : 0;
 }
 
-export function listNotifications(db: Database, opts: { userId: string; unreadOnly: boolean; tenant?: string; cursor?: number; limit: number }) {
+const SeqPosition = z.object({ seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) }).strict();
+
+/** Newest first; the cursor is signed for this user and these filters (server/cursor.ts). */
+export function listNotifications(db: Database, opts: { userId: string; unreadOnly: boolean; tenant?: string; cursor?: string; limit: number; cursorSecret: string }) {
+  const scope = `notifications.list:${opts.userId}:${opts.unreadOnly}:${opts.tenant ?? ""}`;
+  // Verified before the transaction opens: a forged cursor reaches no SQL.
+  const before = opts.cursor ? openCursor(opts.cursorSecret, scope, opts.cursor, SeqPosition).seq : undefined;
   return withUserScope(db, opts.userId, async (tx) => {
     const rows = await tx
       .select(notificationColumns)
@@ -50,12 +58,12 @@ export function listNotifications(db: Database, opts: { userId: string; unreadOn
           eq(notifications.userId, opts.userId),
           opts.unreadOnly ? isNull(notifications.readAt) : undefined,
           opts.tenant ? eq(notifications.tenantId, opts.tenant) : undefined,
-          opts.cursor ? lt(notifications.seq, opts.cursor) : undefined,
+          before !== undefined ? lt(notifications.seq, before) : undefined,
         ),
       )
       .orderBy(desc(notifications.seq))
       .limit(opts.limit + 1);
-    const { page, nextCursor } = takePage(rows, opts.limit, (r) => Number(r.seq));
+    const { page, nextCursor } = takePage(rows, opts.limit, (r) => sealCursor(opts.cursorSecret, scope, { seq: Number(r.seq) }));
     return { items: page.map(toNotification), nextCursor };
   });
 }

@@ -35,7 +35,7 @@ export const profilesRouter = router({
   search: tenantProcedure
     .input(SearchProfilesInput)
     .output(SearchResultOutput)
-    .query(({ ctx, input }) => searchProfiles({ db: ctx.db, tenantId: ctx.tenant.id, input, storage: ctx.storage })),
+    .query(({ ctx, input }) => searchProfiles({ db: ctx.db, tenantId: ctx.tenant.id, input, storage: ctx.storage, cursorSecret: ctx.config.appSecret.value })),
 
   /** Multipart form data with the picture in the field `file`; answers with the new picture's URLs. */
   uploadPhoto: providerMediaProcedure

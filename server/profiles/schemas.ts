@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Cursor, Latitude, Longitude } from "../common-schemas";
 
 export const TUTOR_LEVELS = ["primary", "middle", "high_school", "university"] as const;
 export const HOUSEKEEPER_TASKS = [
@@ -11,7 +12,10 @@ export const CAREGIVER_SERVICES = [
 export const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 
 const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a time HH:MM");
-const yearMonth = z.string().regex(/^\d{4}(-(0[1-9]|1[0-2]))?$/, "must be YYYY or YYYY-MM");
+const yearMonth = z
+  .string()
+  .regex(/^\d{4}(-(0[1-9]|1[0-2]))?$/, "must be YYYY or YYYY-MM")
+  .refine((v) => Number(v.slice(0, 4)) >= 1900 && Number(v.slice(0, 4)) <= 2100, "must be a year from 1900 to 2100");
 const uniqueList = <T extends z.ZodType>(item: T, max: number) =>
   z
     .array(item)
@@ -31,17 +35,25 @@ export const HistoryEntry = z
   })
   .refine((e) => e.to === null || e.from <= e.to, { message: "must not be before from", path: ["to"] });
 
+/** The highest hourly rate a profile may ask (1,000.00 an hour), and so the highest a search may filter by. */
+export const MAX_RATE_CENTS = 100_000;
+const RateFilter = z.number().int("must be whole cents").min(0, "must not be negative").max(MAX_RATE_CENTS, `must be at most ${MAX_RATE_CENTS}`);
+
+/** Search radii: from 100 m (finer than the public ~1 km point is meaningless) to 1,000 km. */
+export const MIN_RADIUS_KM = 0.1;
+export const MAX_RADIUS_KM = 1000;
+
 const Subject = z.string().trim().toLowerCase().min(2).max(40);
 
 const SharedProfileFields = {
   headline: z.string().trim().min(5).max(120),
   about: z.string().trim().max(4000).default(""),
-  hourlyRateCents: z.number().int("must be whole cents").min(100, "must be at least 100 (1.00)").max(100_000, "must be at most 100000"),
+  hourlyRateCents: z.number().int("must be whole cents").min(100, "must be at least 100 (1.00)").max(MAX_RATE_CENTS, `must be at most ${MAX_RATE_CENTS}`),
   currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR").default("EUR"),
   availability: z.array(AvailabilitySlot).max(28).default([]),
   city: z.string().trim().min(2).max(80),
-  lat: z.number().min(-90).max(90),
-  lng: z.number().min(-180).max(180),
+  lat: Latitude,
+  lng: Longitude,
   serviceRadiusKm: z.number().int().min(1).max(500),
   education: z.array(HistoryEntry).max(20).default([]),
   experiences: z.array(HistoryEntry).max(30).default([]),
@@ -90,8 +102,6 @@ export type UpsertProfileInput = z.infer<typeof UpsertProfileInput>;
 
 export const ProfileIdInput = z.object({ id: z.uuid() });
 
-const Cursor = z.string().max(512);
-
 export const SearchProfilesInput = z
   .object({
     kind: z.enum(["tutor", "housekeeper", "senior_caregiver"]).optional(),
@@ -99,10 +109,16 @@ export const SearchProfilesInput = z
     subjects: uniqueList(Subject, 20).optional(),
     levels: uniqueList(z.enum(TUTOR_LEVELS), 4).optional(),
     tasks: uniqueList(z.enum(HOUSEKEEPER_TASKS), HOUSEKEEPER_TASKS.length).optional(),
-    minRateCents: z.number().int().min(0).optional(),
-    maxRateCents: z.number().int().min(0).optional(),
+    minRateCents: RateFilter.optional(),
+    maxRateCents: RateFilter.optional(),
     text: z.string().trim().min(1).max(200).optional(),
-    near: z.object({ lat: z.number().min(-90).max(90), lng: z.number().min(-180).max(180), radiusKm: z.number().positive().max(1000) }).optional(),
+    near: z
+      .object({
+        lat: Latitude,
+        lng: Longitude,
+        radiusKm: z.number().min(MIN_RADIUS_KM, `must be at least ${MIN_RADIUS_KM}`).max(MAX_RADIUS_KM, `must be at most ${MAX_RADIUS_KM}`),
+      })
+      .optional(),
     sort: z.enum(["distance", "rate", "newest"]).optional(),
     cursor: Cursor.optional(),
     limit: z.number().int().min(1).max(50, "must be at most 50").default(20),
@@ -139,7 +155,7 @@ const PublicShared = {
   currency: z.string(),
   availability: z.array(z.object({ day: z.enum(WEEKDAYS), start: z.string(), end: z.string() })),
   city: z.string(),
-  /** Rounded to about 1 km in public views: a provider's exact location is their home. */
+  /** The public point in public views (a 0.01° grid cell's centre, profiles/location.ts): a provider's exact location is their home. */
   lat: z.number(),
   lng: z.number(),
   serviceRadiusKm: z.number().int(),
@@ -160,6 +176,7 @@ export const ProfileOutput = z.discriminatedUnion("kind", [
 export type ProfileOutput = z.infer<typeof ProfileOutput>;
 
 export const SearchResultOutput = z.object({
+  /** `distanceKm`: from the search point to the provider's public point, to 0.1 km (null without `near`). */
   items: z.array(z.intersection(ProfileOutput, z.object({ distanceKm: z.number().nullable() }))),
   nextCursor: z.string().nullable(),
 });

@@ -1,13 +1,13 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
-import { providerProfiles, users } from "../../db/schema";
+import { memberships, providerProfiles, users } from "../../db/schema";
 import { recordAudit, type AuditActor } from "../audit/service";
 import { AppError } from "../errors";
 import type { MediaStorage } from "../media/storage";
 import type { TenantRole } from "../tenants/resolve";
 import type { ProfileOutput, UpsertProfileInput } from "./schemas";
 
-/** The columns every profile view reads; never the user's email or phone. */
+/** The columns every profile view reads; never the user's email or phone. Public views show `publicLat`, `publicLng` (profiles/location.ts). */
 export const profileColumns = {
   id: providerProfiles.id,
   userId: providerProfiles.userId,
@@ -22,6 +22,8 @@ export const profileColumns = {
   city: providerProfiles.city,
   lat: providerProfiles.lat,
   lng: providerProfiles.lng,
+  publicLat: providerProfiles.publicLat,
+  publicLng: providerProfiles.publicLng,
   serviceRadiusKm: providerProfiles.serviceRadiusKm,
   education: providerProfiles.education,
   experiences: providerProfiles.experiences,
@@ -44,9 +46,7 @@ type ProfileRow = {
     : never;
 };
 
-const roundCoordinate = (x: number) => Math.round(x * 100) / 100;
-
-/** Row to API shape. `exact` keeps the coordinates for the profile's own provider. */
+/** Row to API shape. `exact` keeps the coordinates for the profile's own provider; others see the public point. */
 export function toProfileOutput(row: ProfileRow, storage: MediaStorage, opts: { exact: boolean }): ProfileOutput {
   const shared = {
     id: row.id,
@@ -59,8 +59,8 @@ export function toProfileOutput(row: ProfileRow, storage: MediaStorage, opts: { 
     currency: row.currency,
     availability: row.availability,
     city: row.city,
-    lat: opts.exact ? row.lat : roundCoordinate(row.lat),
-    lng: opts.exact ? row.lng : roundCoordinate(row.lng),
+    lat: opts.exact ? row.lat : row.publicLat,
+    lng: opts.exact ? row.lng : row.publicLng,
     serviceRadiusKm: row.serviceRadiusKm,
     education: row.education,
     experiences: row.experiences,
@@ -139,15 +139,20 @@ export async function upsertMyProfile(opts: { db: Database; tenantId: string; us
 }
 
 /**
- * One profile by id. Members see published profiles; an unpublished one only its provider and
- * the tenant's owners and admins. Anything else answers as not found.
+ * One profile by id. Members see published profiles of the tenant's current providers; an unpublished
+ * one only its provider and the tenant's owners and admins. The profile of someone removed from the
+ * tenant, or no longer a provider in it, is seen by nobody but them. Anything else answers as not found.
  */
 export async function getProfile(opts: { db: Database; tenantId: string; id: string; viewer: { userId: string; role: TenantRole }; storage: MediaStorage }) {
-  const [row] = await selectProfiles(opts.db)
+  const [row] = await opts.db
+    .select({ ...profileColumns, isProvider: sql<boolean>`(${memberships.role} is not distinct from 'provider')` })
+    .from(providerProfiles)
+    .innerJoin(users, eq(users.id, providerProfiles.userId))
+    .leftJoin(memberships, and(eq(memberships.tenantId, providerProfiles.tenantId), eq(memberships.userId, providerProfiles.userId)))
     .where(and(eq(providerProfiles.tenantId, opts.tenantId), eq(providerProfiles.id, opts.id)))
     .limit(1);
   const own = row?.userId === opts.viewer.userId;
   const staff = opts.viewer.role === "owner" || opts.viewer.role === "admin";
-  if (!row || (!row.published && !own && !staff)) throw new AppError("NOT_FOUND", "No such profile in this tenant.");
+  if (!row || (!own && (!row.isProvider || (!row.published && !staff)))) throw new AppError("NOT_FOUND", "No such profile in this tenant.");
   return toProfileOutput(row, opts.storage, { exact: own });
 }

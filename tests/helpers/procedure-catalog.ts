@@ -25,6 +25,8 @@ export const CALL_AS: Record<string, keyof Pick<Fixture, "provider" | "member">>
   "hires.decline": "provider",
 };
 export const SOME_ID = "0190a3a4-1111-7222-8333-444455556666";
+/** An ISO instant `hours` from now (negative: ago). */
+export const inHours = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOString();
 /** Fields other fields depend on: removing one may be reported on its dependents (a clear, named error too). */
 export const DEPENDENTS: Record<string, Record<string, string[]>> = {
   "profiles.search": { kind: ["subjects", "levels"], near: ["sort"] },
@@ -48,7 +50,7 @@ export const VALID_INPUTS: Record<string, (f: Fixture) => Record<string, unknown
   }),
   "hires.create": (f) => ({
     providerId: f.provider.id, jobDescription: "Two hours of maths homework help", location: "Via Roma 1, Milan",
-    lat: 45.46, lng: 9.19, startsAt: "2030-01-01T09:00:00Z", endsAt: "2030-01-01T11:00:00Z",
+    lat: 45.46, lng: 9.19, startsAt: inHours(24), endsAt: inHours(26),
   }),
   "hires.accept": () => ({ id: SOME_ID }),
   "hires.decline": () => ({ id: SOME_ID }),
@@ -57,8 +59,66 @@ export const VALID_INPUTS: Record<string, (f: Fixture) => Record<string, unknown
   "hires.get": () => ({ id: SOME_ID }),
   "hires.list": () => ({ as: "client", status: "requested", cursor: SOME_ID, limit: 10 }),
   "notifications.markRead": () => ({ ids: [SOME_ID] }),
-  "audit.list": () => ({ cursor: "0190a3a4-1111-7222-8333-444455556666", actorId: "0190a3a4-1111-7222-8333-444455556666", entityType: "tenant", action: "tenant.create", limit: 10 }),
+  // No cursor: only one the list handed out is valid (HOSTILE_INPUTS tries others).
+  "audit.list": () => ({ actorId: "0190a3a4-1111-7222-8333-444455556666", entityType: "tenant", action: "tenant.create", limit: 10 }),
 };
+
+/** A cursor of the server's shape (payload.signature) that it never signed: what a forger can make. */
+export const forgedCursor = (payload: Record<string, unknown>) => `${Buffer.from(JSON.stringify(payload)).toString("base64url")}.${"A".repeat(43)}`;
+
+/**
+ * Hostile values that passed validation once and reached PostgreSQL (or could): each must be refused as
+ * BAD_REQUEST naming `field`, before anything is written. `input` replaces fields of the valid sample.
+ */
+export const HOSTILE_INPUTS: Array<{ path: string; field: string; input: (f: Fixture) => Record<string, unknown>; what: string }> = [
+  // Dates: storable, and a hire's within its window.
+  { path: "hires.create", field: "startsAt", input: () => ({ startsAt: "9999-12-31T23:59:59-14:00", endsAt: undefined }), what: "year 10000 in UTC" },
+  { path: "hires.create", field: "endsAt", input: () => ({ endsAt: "9999-12-31T23:59:59-14:00" }), what: "an end in year 10000" },
+  { path: "hires.create", field: "startsAt", input: () => ({ startsAt: "0000-01-01T00:00:00Z", endsAt: undefined }), what: "year 0" },
+  { path: "hires.create", field: "startsAt", input: () => ({ startsAt: inHours(-1), endsAt: inHours(1) }), what: "an hour ago" },
+  { path: "hires.create", field: "startsAt", input: () => ({ startsAt: inHours(2.1 * 365 * 24), endsAt: undefined }), what: "more than two years ahead" },
+  { path: "hires.create", field: "endsAt", input: () => ({ startsAt: inHours(24), endsAt: inHours(23) }), what: "an end before the start" },
+  { path: "hires.create", field: "endsAt", input: () => ({ startsAt: inHours(24), endsAt: inHours(24 + 8 * 24) }), what: "more than a week long" },
+  { path: "hires.create", field: "lat", input: () => ({ lat: 1e308 }), what: "a huge latitude" },
+  { path: "hires.create", field: "lng", input: () => ({ lng: -180.0001 }), what: "a longitude past -180" },
+  // Money: within int4, and sane.
+  { path: "profiles.search", field: "minRateCents", input: () => ({ minRateCents: 2 ** 31 }), what: "above int4" },
+  { path: "profiles.search", field: "maxRateCents", input: () => ({ maxRateCents: 2 ** 31 + 1 }), what: "above int4" },
+  { path: "profiles.search", field: "maxRateCents", input: () => ({ maxRateCents: 1e308 }), what: "a huge number" },
+  { path: "profiles.search", field: "minRateCents", input: () => ({ minRateCents: -1 }), what: "negative" },
+  { path: "profiles.search", field: "minRateCents", input: () => ({ minRateCents: 10.5 }), what: "fractional cents" },
+  { path: "profiles.upsertMine", field: "hourlyRateCents", input: () => ({ hourlyRateCents: 2 ** 31 }), what: "above int4" },
+  { path: "profiles.upsertMine", field: "hourlyRateCents", input: () => ({ hourlyRateCents: 5e-324 }), what: "the smallest double" },
+  // Radii and coordinates.
+  { path: "profiles.search", field: "near.radiusKm", input: () => ({ near: { lat: 45.46, lng: 9.19, radiusKm: 1e-320 } }), what: "a denormal radius" },
+  { path: "profiles.search", field: "near.radiusKm", input: () => ({ near: { lat: 45.46, lng: 9.19, radiusKm: 0.01 } }), what: "a radius under 100 m" },
+  { path: "profiles.search", field: "near.radiusKm", input: () => ({ near: { lat: 45.46, lng: 9.19, radiusKm: 1e9 } }), what: "a radius larger than the earth" },
+  { path: "profiles.search", field: "near.lat", input: () => ({ near: { lat: 90.000001, lng: 9.19, radiusKm: 10 } }), what: "a latitude past the pole" },
+  { path: "profiles.search", field: "near.lng", input: () => ({ near: { lat: 45.46, lng: -1e308, radiusKm: 10 } }), what: "a huge longitude" },
+  { path: "profiles.upsertMine", field: "serviceRadiusKm", input: () => ({ serviceRadiusKm: 1e-320 }), what: "a denormal radius" },
+  { path: "profiles.upsertMine", field: "lat", input: () => ({ lat: -1e308 }), what: "a huge latitude" },
+  { path: "profiles.upsertMine", field: "education.0.from", input: () => ({ education: [{ institution: "Liceo", title: "Diploma", from: "0000", to: null }] }), what: "year 0" },
+  { path: "profiles.upsertMine", field: "availability", input: () => ({ availability: Array.from({ length: 29 }, () => ({ day: "mon", start: "09:00", end: "10:00" })) }), what: "29 slots" },
+  { path: "profiles.upsertMine", field: "subjects", input: () => ({ subjects: Array.from({ length: 21 }, (_, i) => `subject${i}`) }), what: "21 subjects" },
+  // Cursors: signed, so no forged key or id reaches SQL.
+  { path: "profiles.search", field: "cursor", input: () => ({ cursor: forgedCursor({ k: 1e10, id: SOME_ID }) }), what: "a forged key of 1e10" },
+  { path: "profiles.search", field: "cursor", input: () => ({ cursor: forgedCursor({ k: 1.5, id: SOME_ID }) }), what: "a forged key of 1.5" },
+  { path: "profiles.search", field: "cursor", input: () => ({ cursor: forgedCursor({ k: 10, id: "-".repeat(36) }) }), what: "a forged id of 36 hyphens" },
+  { path: "profiles.search", field: "cursor", input: () => ({ cursor: Buffer.from(JSON.stringify({ s: "distance", k: 1e10, id: SOME_ID })).toString("base64url") }), what: "an unsigned cursor of the old kind" },
+  { path: "profiles.search", field: "cursor", input: () => ({ cursor: "x".repeat(513) }), what: "over 512 characters" },
+  { path: "hires.list", field: "cursor", input: () => ({ cursor: SOME_ID }), what: "a bare id" },
+  { path: "hires.list", field: "cursor", input: () => ({ cursor: forgedCursor({ id: "-".repeat(36) }) }), what: "a forged id of 36 hyphens" },
+  { path: "audit.list", field: "cursor", input: () => ({ cursor: SOME_ID }), what: "a bare id" },
+  { path: "audit.list", field: "cursor", input: () => ({ cursor: forgedCursor({ id: SOME_ID }) }), what: "a forged cursor" },
+  { path: "audit.list", field: "cursor", input: () => ({ cursor: 42 }), what: "a number" },
+  { path: "notifications.list", field: "cursor", input: () => ({ cursor: forgedCursor({ seq: 1e10 }) }), what: "a forged seq" },
+  { path: "notifications.list", field: "cursor", input: () => ({ cursor: 2 }), what: "a bare seq" },
+  // Sizes.
+  { path: "notifications.list", field: "limit", input: () => ({ limit: 1e10 }), what: "a huge page" },
+  { path: "audit.list", field: "limit", input: () => ({ limit: 101 }), what: "over 100 a page" },
+  { path: "hires.list", field: "limit", input: () => ({ limit: 0 }), what: "an empty page" },
+  { path: "notifications.markRead", field: "ids", input: () => ({ ids: Array.from({ length: 501 }, () => SOME_ID) }), what: "501 ids" },
+];
 
 type AnyProcedure = { _def: { type: "query" | "mutation" | "subscription"; inputs: z.ZodType[] } };
 /** Every procedure of the router, by path: the tests that must cover all of them iterate this. */

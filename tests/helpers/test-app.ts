@@ -40,6 +40,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     // A real S3-protocol server (s3rver) per test file, in its own directory.
     DATA_DIR: mkdtempSync(join(tmpdir(), "aiutami-test-")),
     ...RELAXED_RATE_LIMITS,
+    // One secret for every environment of a run, so a cursor from one server is valid on another.
+    APP_SECRET: "aiutami-test-secret-for-signing-cursors-0001",
     ...overrides,
   });
 }

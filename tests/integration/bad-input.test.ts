@@ -2,9 +2,9 @@ import { TRPCError } from "@trpc/server";
 import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZodError } from "zod";
-import { zodIssues } from "../../server/errors";
+import { AppError, zodIssues } from "../../server/errors";
 import { createTenant, createUser } from "../helpers/factories";
-import { CALL_AS, callProcedure, DEPENDENTS, MULTIPART, procedures, VALID_INPUTS, type Fixture } from "../helpers/procedure-catalog";
+import { CALL_AS, callProcedure, DEPENDENTS, HOSTILE_INPUTS, MULTIPART, procedures, SOME_ID, VALID_INPUTS, type Fixture } from "../helpers/procedure-catalog";
 import { callerAs, createTestEnv, openOwnerSql, type TestEnv } from "../helpers/test-app";
 
 
@@ -109,6 +109,32 @@ describe("every procedure rejects bad input with BAD_REQUEST naming the field", 
       const err = await callWith(path, input);
       expect(err?.code).toBe("BAD_REQUEST");
     }
+  });
+
+  it.each(HOSTILE_INPUTS.map((row) => [row.path, row.field, row.what, row] as const))("%s: %s, %s", async (path, field, what, row) => {
+    const input = { ...(VALID_INPUTS[path]?.(fixture) ?? {}), ...row.input(fixture) };
+    const err = await callWith(path, input);
+    expect(err, what).toBeInstanceOf(TRPCError);
+    expect(err!.code, `${what}: ${err!.message}`).toBe("BAD_REQUEST");
+    // Refused by the schema (zod) or by the service before its query (AppError), naming the field either way.
+    const cause = err!.cause;
+    const paths = cause instanceof ZodError ? zodIssues(cause).map((i) => i.path) : cause instanceof AppError ? (cause.details.issues ?? []).map((i) => i.path) : [];
+    expect(paths, `${path} ${what}: ${err!.message}`).toContain(field);
+  });
+
+  it("every procedure that pages hands out a cursor it then accepts, and an edited one it refuses", async () => {
+    const asOwner = callerAs(env, fixture.tenant.owner.auth, { tenant: fixture.tenant.slug });
+    const page = await asOwner.audit.list({ limit: 1 });
+    expect(page.nextCursor).toEqual(expect.any(String));
+    expect((await asOwner.audit.list({ limit: 1, cursor: page.nextCursor! })).items).toHaveLength(1);
+    const [body, signature] = page.nextCursor!.split(".") as [string, string];
+    const edited = `${Buffer.from(JSON.stringify({ id: SOME_ID })).toString("base64url")}.${signature}`;
+    expect(body).not.toBe(edited.split(".")[0]);
+    const err = await callProcedure(asOwner, "audit.list", { limit: 1, cursor: edited });
+    expect([err?.code, (err?.cause as AppError).details.issues?.[0]?.path]).toEqual(["BAD_REQUEST", "cursor"]);
+    // A cursor from one filter of the list is refused with another.
+    const filtered = await callProcedure(asOwner, "audit.list", { limit: 1, cursor: page.nextCursor!, action: "tenant.create" });
+    expect(filtered?.code).toBe("BAD_REQUEST");
   });
 
   it("nothing was written by any of the refused calls", async () => {

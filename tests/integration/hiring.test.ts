@@ -178,7 +178,7 @@ describe("notifications (the user's own, across tenants, no x-tenant-id)", () =>
     expect(await inbox.notifications.markAllRead()).toEqual({ updated: 2 });
     expect(await inbox.notifications.unreadCount()).toEqual({ count: 0 });
     const paged = await inbox.notifications.list({ limit: 2 });
-    expect(paged.nextCursor).toBe(2);
-    expect((await inbox.notifications.list({ limit: 2, cursor: 2 })).items.map((n) => n.seq)).toEqual([1]);
+    expect(paged.items.map((n) => n.seq)).toEqual([3, 2]);
+    expect((await inbox.notifications.list({ limit: 2, cursor: paged.nextCursor! })).items.map((n) => n.seq)).toEqual([1]);
   });
 });

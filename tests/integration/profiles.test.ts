@@ -1,7 +1,7 @@
 import { type TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ZodError } from "zod";
-import { zodIssues } from "../../server/errors";
+import { zodIssues, type AppError } from "../../server/errors";
 import { addMember, createTenant, type TestTenant, type TestUser } from "../helpers/factories";
 import { CITIES, createProvider, profileInput } from "../helpers/profiles";
 import { callerAs, createTestEnv, type TestEnv } from "../helpers/test-app";
@@ -145,8 +145,10 @@ describe("profiles.search", () => {
     expect(names(items)).toEqual(["careMilan", "careMonza", "carePavia", "careBergamo"]);
     const far = await search({ kind: "senior_caregiver", near: { ...CITIES.milan, radiusKm: 600 } });
     const km = Object.fromEntries(names(far.items).map((n, i) => [n, far.items[i]!.distanceKm]));
-    // Great-circle distances: Milan-Turin ~126 km, Milan-Rome ~477 km, Milan-Monza ~15 km.
-    expect(km.careMilan).toBe(0);
+    // Great-circle distances: Milan-Turin ~126 km, Milan-Rome ~477 km, Milan-Monza ~15 km. They run from
+    // the providers' public points (45.46, 9.19 for the exact 45.4642, 9.19), to 0.1 km.
+    expect(km.careMilan).toBe(0.5);
+    for (const d of Object.values(km)) expect(Math.round(d! * 10)).toBe(d! * 10);
     expect(km.careMonza).toBeGreaterThan(14);
     expect(km.careMonza).toBeLessThan(16);
     expect(km.careTurin).toBeGreaterThan(124);
@@ -180,10 +182,13 @@ describe("profiles.search", () => {
     }
   });
 
-  it("pages through providers at exactly the same distance without repeats or skips", async () => {
-    const spot = { city: "Lecco", lat: 45.8566, lng: 9.3977 };
+  it("pages through providers at exactly the same distance (one grid cell, more than a page reads at once) without repeats or skips", async () => {
+    // Twelve homes spread over the cell of 45.86, 9.40: all at one public point, so one distance.
     const made: string[] = [];
-    for (let i = 0; i < 5; i++) made.push((await createProvider(env, tenant, profileInput("housekeeper", "milan", { ...spot, tasks: ["gardening"] }))).profile.id);
+    for (let i = 0; i < 12; i++) {
+      const spot = { city: "Lecco", lat: 45.8551 + (i % 4) * 0.0032, lng: 9.3951 + Math.floor(i / 4) * 0.0045 };
+      made.push((await createProvider(env, tenant, profileInput("housekeeper", "milan", { ...spot, tasks: ["gardening"] }))).profile.id);
+    }
     const paged: string[] = [];
     let cursor: string | undefined;
     for (let pages = 0; pages < 10; pages++) {
@@ -195,13 +200,58 @@ describe("profiles.search", () => {
     expect(paged).toEqual([...made].sort());
   });
 
-  it("refuses a cursor from another sort, distance sort without a point, and more than 50 a page", async () => {
+  it("refuses a cursor from another sort, other filters, another tenant, or altered; distance sort without a point, and more than 50 a page", async () => {
     const first = await search({ kind: "senior_caregiver", sort: "rate", limit: 1 });
-    const err = (await search({ kind: "senior_caregiver", sort: "newest", cursor: first.nextCursor! }).catch((e) => e)) as TRPCError;
-    expect(err.code).toBe("BAD_REQUEST");
-    expect(err.message).toMatch(/cursor/);
+    const elsewhere = await createTenant(env);
+    const refusals = [
+      () => search({ kind: "senior_caregiver", sort: "newest", cursor: first.nextCursor! }),
+      () => search({ kind: "senior_caregiver", sort: "rate", maxRateCents: 5000, cursor: first.nextCursor! }),
+      () => search({ kind: "senior_caregiver", sort: "rate", cursor: `${first.nextCursor!.slice(0, -2)}AA` }),
+      () => callerAs(env, elsewhere.owner.auth, { tenant: elsewhere.slug }).profiles.search({ kind: "senior_caregiver", sort: "rate", cursor: first.nextCursor! }),
+    ];
+    for (const refusal of refusals) {
+      const err = (await refusal().catch((e) => e)) as TRPCError;
+      expect(err.code).toBe("BAD_REQUEST");
+      expect(err.message).toMatch(/cursor/);
+      expect((err.cause as AppError).details.issues).toEqual([{ path: "cursor", message: expect.stringContaining("not a cursor") }]);
+    }
+    // The same cursor in the same search goes on.
+    expect((await search({ kind: "senior_caregiver", sort: "rate", limit: 1, cursor: first.nextCursor! })).items[0]!.hourlyRateCents).toBe(2000);
     expect(await codeOf(search({ sort: "distance" }))).toBe("BAD_REQUEST");
     expect(await codeOf(search({ limit: 51 }))).toBe("BAD_REQUEST");
     expect(await codeOf(search({ services: ["companionship"] }))).toBe("BAD_REQUEST");
+  });
+});
+
+describe("a removed or demoted provider leaves search and get at once", () => {
+  it("takes the profile out of search and get for every other member, as soon as the membership changes", async () => {
+    const tenant = await createTenant(env);
+    const client = await addMember(env, tenant, "client");
+    const admin = await addMember(env, tenant, "admin");
+    const { user: demoted, profile: demotedProfile } = await createProvider(env, tenant, profileInput("tutor", "milan", { subjects: ["chemistry"] }));
+    const { user: removed, profile: removedProfile } = await createProvider(env, tenant, profileInput("tutor", "milan", { subjects: ["chemistry"] }));
+    const { profile: stays } = await createProvider(env, tenant, profileInput("tutor", "milan", { subjects: ["chemistry"] }));
+    const viewers = [client, admin, tenant.owner].map((u) => callerAs(env, u.auth, { tenant: tenant.slug }));
+    const query = { kind: "tutor" as const, subjects: ["chemistry"], near: { ...CITIES.milan, radiusKm: 5 } };
+    const found = async () => Promise.all(viewers.map(async (v) => new Set((await v.profiles.search(query)).items.map((i) => i.id))));
+    for (const seen of await found()) expect(seen).toEqual(new Set([demotedProfile.id, removedProfile.id, stays.id]));
+
+    const asOwner = callerAs(env, tenant.owner.auth, { tenant: tenant.slug });
+    await asOwner.tenants.members.setRole({ userId: demoted.id, role: "client" });
+    await asOwner.tenants.members.remove({ userId: removed.id });
+
+    for (const seen of await found()) expect(seen).toEqual(new Set([stays.id]));
+    for (const v of viewers) {
+      expect(await codeOf(v.profiles.get({ id: demotedProfile.id }))).toBe("NOT_FOUND");
+      expect(await codeOf(v.profiles.get({ id: removedProfile.id }))).toBe("NOT_FOUND");
+      expect(await codeOf(v.profiles.get({ id: stays.id }))).toBe("OK");
+      for (const sort of ["rate", "newest"] as const) {
+        expect((await v.profiles.search({ kind: "tutor", subjects: ["chemistry"], sort })).items.map((i) => i.id)).toEqual([stays.id]);
+      }
+    }
+    // The demoted member still sees their own profile; made a provider again, it is back.
+    expect(await callerAs(env, demoted.auth, { tenant: tenant.slug }).profiles.get({ id: demotedProfile.id })).toMatchObject({ id: demotedProfile.id });
+    await asOwner.tenants.members.setRole({ userId: demoted.id, role: "provider" });
+    for (const seen of await found()) expect(seen).toEqual(new Set([demotedProfile.id, stays.id]));
   });
 });
