@@ -2,11 +2,11 @@
  * Runs one stage's steps on this machine: an empty directory stands for the stage's filesystem root (an
  * image path /app is <root>/app), COPY copies from the build context (filtered by .dockerignore, as Docker
  * filters it) or from an earlier stage's root, ENV sets the environment, RUN runs in the WORKDIR's folder.
- * RUN and CMD cannot be remapped, so they must not name the image's absolute paths: the replay refuses them.
+ * RUN and CMD cannot be remapped, so they must not name the WORKDIR's absolute path: checkImagePaths refuses them.
  */
 import ignore from "@balena/dockerignore";
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join, posix, relative } from "node:path";
 import { type Command, ReplayError, type Stage, type Step } from "./plan";
@@ -55,7 +55,6 @@ export async function buildStage(stage: Stage, opts: BuildOptions): Promise<Buil
         copy(step, built, opts, ignored, where);
         break;
       case "run": {
-        refuseImagePaths(step.command, built.workdir, where);
         opts.log(`${where}: RUN ${describe(step.command)}`);
         const started = Date.now();
         const as = built.user ? opts.runAs(built.user) : null;
@@ -77,62 +76,95 @@ export function hostPath(built: BuiltStage, imagePath: string): string {
   return join(built.root, posix.resolve(built.workdir, imagePath));
 }
 
-function dockerignore(context: string) {
+type Ignored = { ignores: (rel: string) => boolean; mayHoldExceptions: (dir: string) => boolean };
+
+function dockerignore(context: string): Ignored {
   const file = join(context, ".dockerignore");
   const text = existsSync(file) ? readFileSync(file, "utf8") : "";
   const matcher = ignore().add(text);
-  // Without exceptions (!pattern), an ignored folder holds nothing to copy: skip walking it.
-  const prunable = !text.split("\n").some((l) => l.trim().startsWith("!"));
-  return { ignores: (rel: string) => rel !== "" && matcher.ignores(rel), prunable };
+  const exceptions = text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("!")).map((l) => l.slice(1).replace(/^\/+/, ""));
+  return {
+    ignores: (rel) => rel !== "" && rel !== "." && matcher.ignores(rel),
+    // An ignored folder is walked only when an exception (!pattern) could re-include something in it.
+    mayHoldExceptions: (dir) => exceptions.some((e) => /[*?[]/.test(e) || e.startsWith(`${dir}/`)),
+  };
 }
 
-function copy(step: Extract<Step, { kind: "copy" }>, built: BuiltStage, opts: BuildOptions, ignored: ReturnType<typeof dockerignore>, where: string): void {
+/**
+ * The files of a context path that .dockerignore lets through, as Docker sends them: an ignored entry is
+ * left out, and a folder is created only when it is not ignored itself or holds a file that is not.
+ */
+function contextEntries(context: string, rel: string, ignored: Ignored): string[] {
+  const path = join(context, rel);
+  const stat = lstatSync(path);
+  if (!stat.isDirectory()) return ignored.ignores(rel) ? [] : [rel];
+  const skip = ignored.ignores(rel);
+  if (skip && !ignored.mayHoldExceptions(rel)) return [];
+  const inside = readdirSync(path).flatMap((name) => contextEntries(context, rel === "." ? name : `${rel}/${name}`, ignored));
+  return skip ? inside : [rel, ...inside];
+}
+
+function copy(step: Extract<Step, { kind: "copy" }>, built: BuiltStage, opts: BuildOptions, ignored: Ignored, where: string): void {
   const source = step.from === null ? null : opts.earlier.find((s) => s.stage.name === step.from);
   if (step.from !== null && !source) throw new ReplayError(`${where}: COPY --from=${step.from}: no earlier stage of that name`);
-  const destImage = posix.resolve(built.workdir, step.dest);
-  const dest = join(built.root, destImage);
+  const dest = join(built.root, posix.resolve(built.workdir, step.dest));
   const intoDir = step.dest.endsWith("/") || step.sources.length > 1 || (existsSync(dest) && statSync(dest).isDirectory());
   const owner = step.chown ? opts.runAs(step.chown) : null;
+  const copied: string[] = [];
   for (const src of step.sources) {
-    let from: string;
-    let filter: ((path: string) => boolean) | undefined;
     if (source) {
-      // --from sources are paths in that stage's filesystem, relative ones from its "/".
-      from = join(source.root, posix.resolve("/", src));
+      // --from sources are paths in that stage's filesystem, relative ones from its "/"; no .dockerignore.
+      const from = join(source.root, posix.resolve("/", src));
       if (!existsSync(from)) throw new ReplayError(`${where}: COPY --from=${step.from} ${src}: not found in stage ${step.from} (did its RUN steps make it?)`);
-    } else {
-      const rel = posix.normalize(src).replace(/^\/+/, "").replace(/\/+$/, "");
-      if (rel === ".." || rel.startsWith("../")) throw new ReplayError(`${where}: COPY ${src}: outside the build context`);
-      from = join(opts.context, rel);
-      if (rel !== "." && ignored.ignores(rel)) throw new ReplayError(`${where}: COPY ${src}: excluded by .dockerignore`);
-      if (!existsSync(from)) throw new ReplayError(`${where}: COPY ${src}: not found in the build context`);
-      filter = (path) => {
-        const r = relative(opts.context, path).split("\\").join("/");
-        if (!ignored.ignores(r)) return true;
-        // A folder that is ignored may still hold excepted files, unless there are no exceptions at all.
-        return !ignored.prunable && lstatSync(path).isDirectory();
-      };
+      const target = lstatSync(from).isDirectory() || !intoDir ? dest : join(dest, basename(from));
+      mkdirSync(dirname(target), { recursive: true });
+      cpSync(from, target, { recursive: true, verbatimSymlinks: true, filter: (_path, to) => copied.push(to) > 0 });
+      continue;
     }
-    const isDir = lstatSync(from).isDirectory();
-    const target = isDir || !intoDir ? dest : join(dest, basename(from));
-    mkdirSync(isDir ? target : dirname(target), { recursive: true });
-    const copied: string[] = [target];
-    cpSync(from, target, {
-      recursive: true,
-      verbatimSymlinks: true,
-      filter: (path, to) => {
-        const keep = filter ? filter(path) : true;
-        if (keep) copied.push(to);
-        return keep;
-      },
-    });
-    if (owner && owner.uid !== process.getuid?.()) for (const path of copied) if (existsSync(path)) lchownSync(path, owner.uid, owner.gid);
+    const rel = posix.normalize(src).replace(/^\/+/, "").replace(/\/+$/, "") || ".";
+    if (rel === ".." || rel.startsWith("../")) throw new ReplayError(`${where}: COPY ${src}: outside the build context`);
+    if (!existsSync(join(opts.context, rel))) throw new ReplayError(`${where}: COPY ${src}: not found in the build context`);
+    const entries = contextEntries(opts.context, rel, ignored);
+    if (entries.length === 0) throw new ReplayError(`${where}: COPY ${src}: excluded by .dockerignore`);
+    const isDir = lstatSync(join(opts.context, rel)).isDirectory();
+    const target = isDir || !intoDir ? dest : join(dest, basename(rel));
+    // A folder's contents go into the destination, not the folder itself (Docker's COPY dir dest).
+    for (const entry of entries) {
+      const from = join(opts.context, entry);
+      const to = isDir ? join(target, relative(rel, entry)) : target;
+      const stat = lstatSync(from);
+      if (stat.isDirectory()) {
+        mkdirSync(to, { recursive: true });
+        chmodSync(to, stat.mode & 0o7777);
+      } else {
+        mkdirSync(dirname(to), { recursive: true });
+        rmSync(to, { force: true });
+        if (stat.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
+        else copyFileSync(from, to); // keeps the file's mode, as Docker does
+      }
+      copied.push(to);
+    }
   }
+  if (owner && owner.uid !== process.getuid?.()) for (const path of new Set(copied)) lchownSync(path, owner.uid, owner.gid);
   opts.log(`${where}: COPY ${step.from ? `--from=${step.from} ` : ""}${step.chown ? `--chown=${step.chown} ` : ""}${step.sources.join(" ")} ${step.dest}`);
 }
 
+/** Before anything runs: no RUN, CMD or HEALTHCHECK of any stage names its stage's absolute WORKDIR. */
+export function checkImagePaths(stages: Stage[], extra: Command[]): void {
+  for (const stage of stages) {
+    let workdir = "/";
+    for (const step of stage.steps) {
+      if (step.kind === "workdir") workdir = posix.resolve(workdir, step.path);
+      if (step.kind === "run") refuseImagePaths(step.command, workdir, `stage ${stage.name}, Dockerfile line ${step.line}: RUN`);
+    }
+    if (stage.cmd) refuseImagePaths(stage.cmd.command, workdir, `stage ${stage.name}, Dockerfile line ${stage.cmd.line}: CMD`);
+    if (stage.healthcheck) refuseImagePaths(stage.healthcheck.command, workdir, `stage ${stage.name}, Dockerfile line ${stage.healthcheck.line}: HEALTHCHECK`);
+    if (stage === stages.at(-1)) for (const command of extra) refuseImagePaths(command, workdir, "docker-compose.yml seed command");
+  }
+}
+
 /** The image's absolute WORKDIR path in a command would point outside the replay's folders. */
-export function refuseImagePaths(command: Command, workdir: string, where: string): void {
+function refuseImagePaths(command: Command, workdir: string, where: string): void {
   if (workdir === "/") return;
   const text = command.form === "exec" ? command.argv.join(" ") : command.script;
   const pattern = new RegExp(`(^|[\\s'"=:])${workdir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?=$|[/\\s'"])`);
