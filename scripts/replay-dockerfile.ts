@@ -47,7 +47,8 @@ const log = (line: string) => console.log(`[replay] ${line}`);
 /** Run last-registered first: the server, then the Redis and PostgreSQL databases, then the folders. */
 const cleanups: (() => Promise<void> | void)[] = [];
 
-async function main(): Promise<void> {
+/** Resolves to the time it started, once every check has passed. */
+async function main(): Promise<number> {
   const { values } = parseArgs({ options: { keep: { type: "boolean", default: false }, dockerfile: { type: "string", default: join(ROOT, "Dockerfile") } } });
   const started = Date.now();
   // Docker's default umask, so every copied and installed file is readable by the image's user.
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
   const afterStop = await inImage(health.command, health.timeoutMs, "ignore");
   if (afterStop === 0) throw new ReplayError("HEALTHCHECK exits 0 with the server stopped: it checks nothing");
   log(`HEALTHCHECK fails with the server stopped (${afterStop})`);
-  log(`PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return started;
 }
 
 function startServer(command: Command, opts: { cwd: string; env: Record<string, string>; uid: number; gid: number; logFile: string }): ChildProcess {
@@ -217,14 +218,18 @@ function tail(file: string, lines: number): string {
   return existsSync(file) ? readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n") : "(none)";
 }
 
-async function cleanUp(): Promise<void> {
+/** Runs every clean-up, even after one fails; false when any did (the run then fails too). */
+async function cleanUp(): Promise<boolean> {
+  let clean = true;
   for (const cleanup of cleanups.splice(0).reverse()) {
     try {
       await cleanup();
     } catch (err) {
-      console.error(`[replay] clean-up: ${(err as Error).message}`);
+      clean = false;
+      console.error(`[replay] FAILED to clean up: ${(err as Error).message}`);
     }
   }
+  return clean;
 }
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -235,8 +240,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 try {
-  await main();
-  await cleanUp();
+  const started = await main();
+  if (!(await cleanUp())) process.exit(1);
+  log(`PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s, temp folders, database and Redis keys removed`);
 } catch (err) {
   await cleanUp();
   console.error(`[replay] FAILED: ${err instanceof ReplayError ? err.message : (err as Error).stack}`);
