@@ -22,7 +22,7 @@
  * (default redis://127.0.0.1:6379), REPLAY_READY_TIMEOUT_MS (default 60000), REPLAY_RUN_TIMEOUT_MS (per
  * RUN step, default 900000).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -30,7 +30,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEMO_PASSWORD, DEMO_PEOPLE } from "../db/seed";
-import { type BuiltStage, buildStage, checkImagePaths, describe, hostPath, runCommand } from "./replay/build";
+import { type BuiltStage, buildStage, checkImagePaths, describe, hostPath, killGroup, runCommand, running, startCommand } from "./replay/build";
 import { checkNoDevDependencies, checkPatchesApplied } from "./replay/checks";
 import { readCompose } from "./replay/compose";
 import { type Command, parseDockerfile, ReplayError } from "./replay/plan";
@@ -121,8 +121,10 @@ async function main(): Promise<number> {
 
   const serverLog = join(tmp, "server.log");
   log(`CMD ${describe(final.cmd.command)}`);
-  const server = startServer(final.cmd.command, { cwd: appDir, env: runEnv, uid: as.uid, gid: as.gid, logFile: serverLog });
-  cleanups.push(() => void (server.exitCode === null && server.signalCode === null && server.kill("SIGKILL")));
+  const out = openSync(serverLog, "a");
+  const server = startCommand(final.cmd.command, { cwd: appDir, env: runEnv, as, stdio: ["ignore", out, out] });
+  // The container's end: anything the CMD started and left dies with it.
+  cleanups.push(() => killGroup(server));
   const failWithLog = (why: string): never => {
     throw new ReplayError(`${why}\n--- server log (last 30 lines) ---\n${tail(serverLog, 30)}`);
   };
@@ -158,17 +160,6 @@ async function main(): Promise<number> {
   if (afterStop === 0) throw new ReplayError("HEALTHCHECK exits 0 with the server stopped: it checks nothing");
   log(`HEALTHCHECK fails with the server stopped (${afterStop})`);
   return started;
-}
-
-function startServer(command: Command, opts: { cwd: string; env: Record<string, string>; uid: number; gid: number; logFile: string }): ChildProcess {
-  const [file, ...args] = command.form === "exec" ? command.argv : ["sh", "-c", command.script];
-  const out = openSync(opts.logFile, "a");
-  return spawn(file!, args, {
-    cwd: opts.cwd,
-    env: opts.env,
-    stdio: ["ignore", out, out],
-    ...(opts.uid !== process.getuid?.() ? { uid: opts.uid, gid: opts.gid } : {}),
-  });
 }
 
 /** Polls /readyz until 200; fails at once if the server exits, or after READY_TIMEOUT_MS. */
@@ -235,6 +226,7 @@ async function cleanUp(): Promise<boolean> {
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     console.error(`[replay] ${signal}: cleaning up`);
+    for (const child of running) killGroup(child);
     void cleanUp().then(() => process.exit(130));
   });
 }

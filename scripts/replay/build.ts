@@ -5,7 +5,7 @@
  * RUN and CMD cannot be remapped, so they must not name the WORKDIR's absolute path: checkImagePaths refuses them.
  */
 import ignore from "@balena/dockerignore";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, copyFileSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join, posix, relative } from "node:path";
@@ -184,24 +184,53 @@ export type RunOptions = {
   stdio: "inherit" | "ignore" | ["ignore", number, number];
 };
 
-/** Runs a command as Docker would (exec form as is, shell form with `sh -c`); resolves to its exit status. */
-export function runCommand(command: Command, opts: RunOptions): Promise<number | string> {
+/** Process groups still running, killed on clean-up and on Ctrl-C (a detached group misses the terminal's). */
+export const running = new Set<ChildProcess>();
+
+/**
+ * Starts a command as Docker would (exec form as is, shell form with `sh -c`) in a process group of its
+ * own, which stands for the container: whatever it leaves behind dies with it (killGroup).
+ */
+export function startCommand(command: Command, opts: Omit<RunOptions, "timeoutMs">): ChildProcess {
   const [file, ...args] = command.form === "exec" ? command.argv : ["sh", "-c", command.script];
   const child = spawn(file!, args, {
     cwd: opts.cwd,
     env: opts.env,
     stdio: opts.stdio === "inherit" ? ["ignore", "inherit", "inherit"] : opts.stdio,
+    detached: true,
     ...(opts.as && opts.as.uid !== process.getuid?.() ? { uid: opts.as.uid, gid: opts.as.gid } : {}),
   });
+  running.add(child);
+  return child;
+}
+
+export function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid) process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // ESRCH: nothing of the group is left
+  }
+  running.delete(child);
+}
+
+/** Runs a command to its end; resolves to its exit status, with anything it left running killed. */
+export function runCommand(command: Command, opts: RunOptions): Promise<number | string> {
+  const child = startCommand(command, opts);
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child);
+    }, opts.timeoutMs);
     child.on("error", (err) => {
       clearTimeout(timer);
+      killGroup(child);
       resolve(err.message);
     });
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
-      resolve(code ?? `killed by ${signal}${signal === "SIGKILL" ? ` (timeout ${opts.timeoutMs} ms?)` : ""}`);
+      killGroup(child);
+      resolve(timedOut ? `no exit within ${opts.timeoutMs} ms` : (code ?? `killed by ${signal}`));
     });
   });
 }
