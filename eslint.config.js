@@ -20,7 +20,7 @@ export default tseslint.config(
   },
   {
     // The config module, tooling and tests may read the environment.
-    files: ["server/config.ts", "drizzle.config.ts", "tests/**", "bench/**", "**/*.config.*"],
+    files: ["server/config.ts", "drizzle.config.ts", "tests/**", "bench/**", "scripts/**", "**/*.config.*"],
     rules: { "no-restricted-properties": "off" },
   },
 );
