@@ -40,7 +40,8 @@ async function seedAgency() {
     const c = createAiutamiClient({ baseUrl: server.baseUrl, storage: memoryStorage(), tenant: tenant.slug });
     const email = `${who}-${tag}@b.test`;
     await c.auth.signUp({ email, password: PASSWORD, firstName: who === "client" ? "Carla" : "Paolo", lastName: who === "client" ? "Client" : "Provider", phone: "+39 02 5550 9999" });
-    await owner.api.tenants.members.add.mutate({ email, role });
+    const invitation = await owner.api.tenants.members.invite.mutate({ email, role });
+    await c.api.tenants.invitations.accept.mutate({ id: invitation.id });
     return { c, email };
   };
   const provider = await make("provider", "provider");
