@@ -55,11 +55,16 @@ export async function inviteMember(opts: MemberChange & { input: InviteMemberInp
   if (member) {
     throw new AppError("CONFLICT", "That email belongs to a member of this tenant already.", { issues: [{ path: "email", message: "is already a member" }] });
   }
-  const replaced = await opts.db
-    .update(tenantInvitations)
-    .set({ status: "revoked", closedAt: opts.now })
+  const [replaced] = await opts.db
+    .select({ id: tenantInvitations.id, role: tenantInvitations.role })
+    .from(tenantInvitations)
     .where(and(eq(tenantInvitations.tenantId, opts.tenantId), eq(tenantInvitations.email, email), eq(tenantInvitations.status, "pending")))
-    .returning({ id: tenantInvitations.id });
+    .for("update");
+  if (replaced) {
+    // Replacing withdraws it, which needs the same right as revokeInvitation.
+    assertMayManage(opts.actorRole, replaced.role);
+    await opts.db.update(tenantInvitations).set({ status: "revoked", closedAt: opts.now }).where(eq(tenantInvitations.id, replaced.id));
+  }
   const [created] = await opts.db
     .insert(tenantInvitations)
     .values({ tenantId: opts.tenantId, email, role, invitedBy: opts.actor.userId, createdAt: opts.now, expiresAt: new Date(opts.now.getTime() + INVITATION_LIFETIME_MS) })
@@ -74,7 +79,7 @@ export async function inviteMember(opts: MemberChange & { input: InviteMemberInp
     action: "invitation.create",
     entityType: "invitation",
     entityId: created.id,
-    changes: { email, role, ...(replaced[0] ? { replaces: replaced[0].id } : {}) },
+    changes: { email, role, ...(replaced ? { replaces: replaced.id } : {}) },
   });
   const [invitation] = await staffInvitations(opts.db, eq(tenantInvitations.id, created.id));
   return invitation!;

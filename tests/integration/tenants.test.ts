@@ -353,6 +353,9 @@ describe("membership with consent: invitations", () => {
     expect((await refusal(staff(tenant, admin).tenants.members.invite({ email, role: "owner" }))).code).toBe("FORBIDDEN");
     const byOwner = await staff(tenant).tenants.members.invite({ email, role: "owner" });
     expect((await refusal(staff(tenant, admin).tenants.members.revokeInvitation({ id: byOwner.id }))).code).toBe("FORBIDDEN");
+    // Nor replace it, which would withdraw it.
+    expect((await refusal(staff(tenant, admin).tenants.members.invite({ email, role: "client" }))).code).toBe("FORBIDDEN");
+    expect((await staff(tenant).tenants.members.invitations()).map((i) => [i.id, i.role])).toEqual([[byOwner.id, "owner"]]);
     const member = await refusal(staff(tenant, admin).tenants.members.invite({ email: tenant.owner.email, role: "client" }));
     expect(member).toEqual({ code: "CONFLICT", message: "That email belongs to a member of this tenant already." });
   });
