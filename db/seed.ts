@@ -8,7 +8,8 @@ import { loadConfig } from "../server/config";
 import { openConfiguredDatabase } from "../server/database";
 import { hashPassword } from "../server/auth/passwords";
 import { bindScope } from "../server/db-scope";
-import { addMember, createTenant } from "../server/tenants/service";
+import { recordAudit } from "../server/audit/service";
+import { createTenant } from "../server/tenants/service";
 import { enterTenant, type TenantRole } from "../server/tenants/resolve";
 import { parseArgs } from "node:util";
 import { hashPassword as hash } from "../server/auth/passwords";
@@ -85,7 +86,9 @@ export async function seedDemo(db: Database, opts: { providers?: number } = {}):
       await bindScope(tx, { userId: owner.id, tenantId });
       const [known] = await tx.select({ role: memberships.role }).from(memberships).where(and(eq(memberships.tenantId, tenantId), eq(memberships.userId, person.id)));
       if (!known) {
-        await addMember({ db: tx, tenantId, actorRole: "owner", actor: { ...SEED_ACTOR, userId: owner.id }, input: { email: person.email, role: person.role } });
+        // Demo people join directly, with no invitation to accept: the seed runs as the operator.
+        await tx.insert(memberships).values({ tenantId, userId: person.id, role: person.role });
+        await recordAudit(tx, { ...SEED_ACTOR, userId: owner.id }, { tenantId, action: "membership.add", entityType: "membership", entityId: person.id, changes: { role: person.role } });
       }
     });
   }

@@ -18,7 +18,8 @@ export async function runPhotos(opts: PhotoOptions) {
   const tenant = await asOwner.mutate<{ slug: string }>("tenants.create", { name: `Bench photos ${Date.now()}` });
   const providers = await Promise.all(Array.from({ length: opts.concurrent }, () => signUp(opts.baseUrl, "photo-provider")));
   for (const p of providers) {
-    await asOwner.mutate("tenants.members.add", { email: p.user.email, role: "provider" }, { "x-tenant-id": tenant.slug });
+    const invitation = await asOwner.mutate<{ id: string }>("tenants.members.invite", { email: p.user.email, role: "provider" }, { "x-tenant-id": tenant.slug });
+    await api(opts.baseUrl, { authorization: `Bearer ${p.token}` }).mutate("tenants.invitations.accept", { id: invitation.id });
     await api(opts.baseUrl, { authorization: `Bearer ${p.token}`, "x-tenant-id": tenant.slug }).mutate("profiles.upsertMine", {
       kind: "tutor", headline: "Bench tutor profile", hourlyRateCents: 2000, city: "Milan", lat: 45.46, lng: 9.19, serviceRadiusKm: 10, subjects: ["maths"], levels: ["middle"],
     });

@@ -3,6 +3,7 @@ import type { Database } from "../../db/client";
 import { auditLog } from "../../db/schema";
 import { IdPosition, openCursor, scopeDigest, sealCursor } from "../cursor";
 import { takePage } from "../pagination";
+import type { TenantRole } from "../tenants/resolve";
 
 export type AuditActor = {
   userId: string | null;
@@ -54,12 +55,22 @@ export async function recordAudit(tx: Database, actor: AuditActor, entry: AuditE
 }
 
 /**
+ * Whose session ids a reader sees: an owner everyone's, anyone else only their own. A session id names a
+ * device's session (auth.sessions.revoke takes one); an admin has no use for another member's.
+ */
+export type AuditReader = { userId: string; role: TenantRole };
+
+const sessionIdFor = (reader: AuditReader, entry: { actorUserId: string | null; actorSessionId: string | null }) =>
+  reader.role === "owner" || entry.actorUserId === reader.userId ? entry.actorSessionId : null;
+
+/**
  * Newest first, by id (UUIDv7, so by time). The cursor holds the last id of the previous page, signed
  * for this tenant and these filters (server/cursor.ts).
  */
 export async function listAudit(opts: {
   db: Database;
   tenantId: string;
+  reader: AuditReader;
   cursor?: string;
   actorId?: string;
   entityType?: string;
@@ -96,5 +107,5 @@ export async function listAudit(opts: {
     .orderBy(desc(auditLog.id))
     .limit(opts.limit + 1);
   const { page, nextCursor } = takePage(rows, opts.limit, (r) => sealCursor(opts.cursorSecret, scope, { id: r.id }));
-  return { items: page.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })), nextCursor };
+  return { items: page.map((r) => ({ ...r, actorSessionId: sessionIdFor(opts.reader, r), createdAt: r.createdAt.toISOString() })), nextCursor };
 }

@@ -3,16 +3,22 @@ import { NoInput } from "../common-schemas";
 import { TenantMembershipOutput } from "../auth/schemas";
 import { listUserTenants } from "../auth/service";
 import { auditActorOf, authedProcedure, rateLimited, router, tenantAdminProcedure } from "../trpc";
+import { acceptInvitation, declineInvitation, inviteMember, listMyInvitations, listTenantInvitations, revokeInvitation } from "./invitations";
 import {
-  AddMemberInput,
   CreateTenantInput,
+  InvitationIdInput,
+  InviteMemberInput,
   MemberOutput,
+  MyInvitationOutput,
   RemoveMemberInput,
   SetRoleInput,
+  TenantInvitationOutput,
   TenantOutput,
   TenantRole,
 } from "./schemas";
-import { addMember, createTenant, listMembers, removeMember, setMemberRole } from "./service";
+import { createTenant, listMembers, removeMember, setMemberRole } from "./service";
+
+const Ok = z.object({ ok: z.literal(true) });
 
 export const tenantsRouter = router({
   /** Creates a care agency; the caller becomes its owner. */
@@ -34,16 +40,31 @@ export const tenantsRouter = router({
       .output(z.array(MemberOutput))
       .query(({ ctx }) => listMembers(ctx.db, ctx.tenant.id)),
 
-    add: tenantAdminProcedure
-      .input(AddMemberInput)
-      .output(MemberOutput)
+    /** Invites an email with a role; its holder becomes a member only by accepting (`tenants.invitations.accept`). */
+    invite: tenantAdminProcedure
+      .input(InviteMemberInput)
+      .output(TenantInvitationOutput)
       .mutation(({ ctx, input }) =>
-        addMember({ db: ctx.db, tenantId: ctx.tenant.id, actorRole: ctx.role, actor: auditActorOf(ctx), input }),
+        inviteMember({ db: ctx.db, tenantId: ctx.tenant.id, actorRole: ctx.role, actor: auditActorOf(ctx), input, now: ctx.clock() }),
       ),
+
+    /** The tenant's invitations waiting for an answer. */
+    invitations: tenantAdminProcedure
+      .input(NoInput)
+      .output(z.array(TenantInvitationOutput))
+      .query(({ ctx }) => listTenantInvitations({ db: ctx.db, tenantId: ctx.tenant.id, now: ctx.clock() })),
+
+    revokeInvitation: tenantAdminProcedure
+      .input(InvitationIdInput)
+      .output(Ok)
+      .mutation(async ({ ctx, input }) => {
+        await revokeInvitation({ db: ctx.db, tenantId: ctx.tenant.id, actorRole: ctx.role, actor: auditActorOf(ctx), id: input.id, now: ctx.clock() });
+        return { ok: true as const };
+      }),
 
     remove: tenantAdminProcedure
       .input(RemoveMemberInput)
-      .output(z.object({ ok: z.literal(true) }))
+      .output(Ok)
       .mutation(async ({ ctx, input }) => {
         await removeMember({ db: ctx.db, tenantId: ctx.tenant.id, actorRole: ctx.role, actor: auditActorOf(ctx), userId: input.userId });
         return { ok: true as const };
@@ -55,5 +76,27 @@ export const tenantsRouter = router({
       .mutation(({ ctx, input }) =>
         setMemberRole({ db: ctx.db, tenantId: ctx.tenant.id, actorRole: ctx.role, actor: auditActorOf(ctx), input }),
       ),
+  }),
+
+  /** The caller's own invitations, across tenants (no `x-tenant-id`). */
+  invitations: router({
+    list: authedProcedure
+      .input(NoInput)
+      .output(z.array(MyInvitationOutput))
+      .query(({ ctx }) => listMyInvitations({ db: ctx.db, user: ctx.auth.user, now: ctx.clock() })),
+
+    /** Joins the tenant with the invitation's role; answers the membership as `tenants.mine` lists it. */
+    accept: authedProcedure
+      .input(InvitationIdInput)
+      .output(TenantMembershipOutput)
+      .mutation(({ ctx, input }) => acceptInvitation({ db: ctx.db, user: ctx.auth.user, actor: auditActorOf(ctx), id: input.id, now: ctx.clock() })),
+
+    decline: authedProcedure
+      .input(InvitationIdInput)
+      .output(Ok)
+      .mutation(async ({ ctx, input }) => {
+        await declineInvitation({ db: ctx.db, user: ctx.auth.user, actor: auditActorOf(ctx), id: input.id, now: ctx.clock() });
+        return { ok: true as const };
+      }),
   }),
 });

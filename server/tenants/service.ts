@@ -1,4 +1,3 @@
-import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
 import { and, eq } from "drizzle-orm";
 import { uuidv7 } from "uuidv7";
 import type { Database } from "../../db/client";
@@ -7,30 +6,19 @@ import { recordAudit, type AuditActor } from "../audit/service";
 import { bindScope } from "../db-scope";
 import { AppError, pgErrorCode, PG_UNIQUE_VIOLATION } from "../errors";
 import type { TenantRole } from "./resolve";
-import type { AddMemberInput, CreateTenantInput, SetRoleInput } from "./schemas";
+import type { CreateTenantInput, SetRoleInput } from "./schemas";
+import { slugCandidates } from "./slug";
 
-/** "Cura & Casa Milano" -> "cura-casa-milano" */
-export function slugify(name: string): string {
-  const slug = name
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 48)
-    .replace(/-+$/g, "");
-  return slug.length >= 2 ? slug : "tenant";
-}
+export { slugify } from "./slug";
 
 /**
  * Creates a tenant with the caller as its owner, in one transaction with its audit row.
- * A taken slug the caller asked for is a CONFLICT; a derived one gets a short random suffix.
+ * A taken slug the caller asked for is a CONFLICT; a derived one gets a short random suffix. No slug
+ * reads as a tenant id (server/tenants/slug.ts).
  */
 export async function createTenant(opts: { db: Database; userId: string; input: CreateTenantInput; actor: AuditActor }) {
   const id = uuidv7();
-  const candidates = opts.input.slug
-    ? [opts.input.slug]
-    : [slugify(opts.input.name), ...Array.from({ length: 4 }, () => `${slugify(opts.input.name)}-${encodeBase32LowerCaseNoPadding(crypto.getRandomValues(new Uint8Array(3)))}`)];
+  const candidates = slugCandidates(opts.input);
 
   return opts.db.transaction(async (tx) => {
     await bindScope(tx, { userId: opts.userId, tenantId: id });
@@ -81,10 +69,10 @@ export async function listMembers(db: Database, tenantId: string) {
   return rows.map((r) => ({ ...r, joinedAt: r.joinedAt.toISOString() }));
 }
 
-type MemberChange = { db: Database; tenantId: string; actorRole: TenantRole; actor: AuditActor };
+export type MemberChange = { db: Database; tenantId: string; actorRole: TenantRole; actor: AuditActor };
 
 /** Only an owner may grant, change or take away the owner role. */
-function assertMayManage(actorRole: TenantRole, ...roles: TenantRole[]) {
+export function assertMayManage(actorRole: TenantRole, ...roles: TenantRole[]) {
   if (roles.includes("owner") && actorRole !== "owner") {
     throw new AppError("FORBIDDEN", "Only an owner can grant, change or remove the owner role.");
   }
@@ -113,34 +101,6 @@ async function findMemberRole(db: Database, tenantId: string, userId: string): P
     .limit(1);
   if (!row) throw new AppError("NOT_FOUND", "That user is not a member of this tenant.", { issues: [{ path: "userId", message: "is not a member" }] });
   return row.role;
-}
-
-export async function addMember(opts: MemberChange & { input: AddMemberInput }) {
-  assertMayManage(opts.actorRole, opts.input.role);
-  const [user] = await opts.db
-    .select({ id: users.id, email: users.email, firstName: users.firstName, lastName: users.lastName })
-    .from(users)
-    .where(eq(users.email, opts.input.email))
-    .limit(1);
-  if (!user) {
-    throw new AppError("NOT_FOUND", "No account uses that email: ask them to sign up first.", {
-      issues: [{ path: "email", message: "has no account" }],
-    });
-  }
-  const inserted = await opts.db
-    .insert(memberships)
-    .values({ tenantId: opts.tenantId, userId: user.id, role: opts.input.role })
-    .onConflictDoNothing()
-    .returning({ createdAt: memberships.createdAt });
-  if (!inserted[0]) throw new AppError("CONFLICT", "That user is already a member of this tenant.");
-  await recordAudit(opts.db, opts.actor, {
-    tenantId: opts.tenantId,
-    action: "membership.add",
-    entityType: "membership",
-    entityId: user.id,
-    changes: { role: opts.input.role },
-  });
-  return { userId: user.id, email: user.email, firstName: user.firstName, lastName: user.lastName, role: opts.input.role, joinedAt: inserted[0].createdAt.toISOString() };
 }
 
 export async function removeMember(opts: MemberChange & { userId: string }) {

@@ -71,7 +71,8 @@ describe("the packed SDK in a fresh project", () => {
     const signUp = async (who: string, role: "client" | "provider") => {
       const c = createAiutamiClient({ baseUrl: server.baseUrl, storage: memoryStorage(), tenant: tenant.slug });
       const r = await c.auth.signUp({ email: `${who}-${tag}@c.test`, password: "consumer-pass-123", firstName: who, lastName: "Rossi" });
-      await owner.api.tenants.members.add.mutate({ email: r.user.email, role });
+      const invitation = await owner.api.tenants.members.invite.mutate({ email: r.user.email, role });
+      await c.api.tenants.invitations.accept.mutate({ id: invitation.id });
       return { c, r };
     };
     const provider = await signUp("provider", "provider");

@@ -23,7 +23,10 @@ async function signedUp(role?: "client" | "provider", tenantSlug?: string, owner
   const client = newClient();
   const email = `sdk-${Date.now().toString(36)}-${++n}@example.test`;
   const result = await client.auth.signUp({ email, password: PASSWORD, firstName: "Sdk", lastName: `User${n}`, phone: "+39 02 5550 1234" });
-  if (role && tenantSlug && owner) await owner.api.tenants.members.add.mutate({ email, role });
+  if (role && tenantSlug && owner) {
+    const invitation = await owner.api.tenants.members.invite.mutate({ email, role });
+    await client.api.tenants.invitations.accept.mutate({ id: invitation.id });
+  }
   return { client, email, user: result.user };
 }
 

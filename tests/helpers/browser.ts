@@ -33,7 +33,8 @@ export async function seedAgency(baseUrl: string, opts: { photo?: boolean } = {}
     const email = `${who}-${tag}@b.test`;
     const [firstName, lastName] = who === "client" ? ["Carla", "Client"] : ["Paolo", "Provider"];
     const { user } = await c.auth.signUp({ email, password: PASSWORD, firstName, lastName, phone: "+39 02 5550 9999" });
-    await owner.api.tenants.members.add.mutate({ email, role: who });
+    const invitation = await owner.api.tenants.members.invite.mutate({ email, role: who });
+    await c.api.tenants.invitations.accept.mutate({ id: invitation.id });
     return { c, email, id: user.id, name: `${firstName} ${lastName}` };
   };
   const provider = await make("provider");

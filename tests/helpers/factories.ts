@@ -37,8 +37,21 @@ export async function createTenant(env: TestEnv, owner?: TestUser): Promise<Test
   return { id: tenant.id, slug: tenant.slug, owner: o };
 }
 
-export async function addMember(env: TestEnv, tenant: TestTenant, role: "owner" | "admin" | "provider" | "client"): Promise<TestUser> {
+export type Role = "owner" | "admin" | "provider" | "client";
+
+/**
+ * Makes `user` a member of `tenant` the only way there is: the owner invites their email, and they
+ * accept. Answers the invitation's id.
+ */
+export async function joinTenant(env: TestEnv, tenant: TestTenant, user: TestUser, role: Role): Promise<string> {
+  const invitation = await callerAs(env, tenant.owner.auth, { tenant: tenant.slug }).tenants.members.invite({ email: user.email, role });
+  await callerAs(env, user.auth).tenants.invitations.accept({ id: invitation.id });
+  return invitation.id;
+}
+
+/** A new user who joined `tenant` with `role` (invited by its owner, and accepted). */
+export async function addMember(env: TestEnv, tenant: TestTenant, role: Role): Promise<TestUser> {
   const user = await createUser(env);
-  await callerAs(env, tenant.owner.auth, { tenant: tenant.slug }).tenants.members.add({ email: user.email, role });
+  await joinTenant(env, tenant, user, role);
   return user;
 }

@@ -39,6 +39,8 @@ async function snapshot() {
   const [row] = await owner`select
     (select count(*) from audit_log where tenant_id = ${fixture.tenant.id})::int as audit,
     (select count(*) from memberships where tenant_id = ${fixture.tenant.id})::int as members,
+    (select count(*) from tenant_invitations where tenant_id = ${fixture.tenant.id})::int as invitations,
+    (select count(*) from tenant_invitations where tenant_id = ${fixture.tenant.id} and status = 'pending')::int as "pendingInvitations",
     (select count(*) from hires where tenant_id = ${fixture.tenant.id})::int as hires,
     (select count(*) from provider_profiles where tenant_id = ${fixture.tenant.id})::int as profiles,
     (select count(*) from notifications where user_id = any(${userIds}::uuid[]))::int as notifications,
@@ -108,16 +110,25 @@ describe("no output leaks secrets or other people's private fields", () => {
     // Every mutation, by a role it allows, with inputs that succeed (the fixture is not needed afterwards).
     const as = (role: Role) => callerAs(env, members[role].auth, { tenant: fixture.tenant.slug });
     const newcomer = await createUser(env);
+    const decliner = await createUser(env);
+    // Invitations to answer and withdraw: sent here, so the mutations below find them.
+    const invite = (email: string) => as("owner").tenants.members.invite({ email, role: "client" });
+    const toNewcomer = await invite(newcomer.email);
+    const toDecliner = await invite(decliner.email);
+    const toWithdraw = await invite(`${newcomer.id}@example.test`);
     const second = await callerAs(env, null).auth.logIn({ email: members.admin.email, password: "a-long-test-passphrase" });
     const picture = new FormData();
     picture.set("file", new Blob([await sharp({ create: { width: 64, height: 64, channels: 3, background: "#888" } }).png().toBuffer()], { type: "image/png" }), "p.png");
     const h2 = await asClient.hires.create({ providerId: fixture.provider.id, jobDescription: "Another hour of maths homework", location: "Milan", startsAt: new Date(Date.now() + 86_400_000).toISOString() });
     const notification = (await callerAs(env, fixture.provider.auth).notifications.list()).items[0]!;
-    const mutations: Array<[string, Role | null, unknown]> = [
+    const mutations: Array<[string, Role | TestUser | null, unknown]> = [
       ["auth.signUp", null, sampleInput("auth.signUp", fixture)],
       ["auth.logIn", null, { email: fixture.member.email, password: "a-long-test-passphrase" }],
       ["tenants.create", "client", { name: "Leak check agency" }],
-      ["tenants.members.add", "owner", { email: newcomer.email, role: "client" }],
+      ["tenants.members.invite", "admin", { email: `${decliner.id}@example.test`, role: "client" }],
+      ["tenants.members.revokeInvitation", "owner", { id: toWithdraw.id }],
+      ["tenants.invitations.decline", decliner, { id: toDecliner.id }],
+      ["tenants.invitations.accept", newcomer, { id: toNewcomer.id }],
       ["tenants.members.setRole", "owner", { userId: newcomer.id, role: "provider" }],
       ["tenants.members.remove", "owner", { userId: newcomer.id }],
       ["profiles.upsertMine", "provider", sampleInput("profiles.upsertMine", fixture)],
@@ -133,8 +144,10 @@ describe("no output leaks secrets or other people's private fields", () => {
       ["auth.logOut", "client", undefined],
       ["auth.logOutEverywhere", "admin", undefined],
     ];
-    for (const [path, role, input] of mutations) {
-      const err = await callProcedure(role ? as(role) : callerAs(env, null), path, input, record(`${path}${role ? ` as ${role}` : ""}`));
+    for (const [path, who, input] of mutations) {
+      const caller = who === null ? callerAs(env, null) : typeof who === "string" ? as(who) : callerAs(env, who.auth);
+      const label = who === null ? "" : typeof who === "string" ? ` as ${who}` : " as the invitee";
+      const err = await callProcedure(caller, path, input, record(`${path}${label}`));
       expect(err, `${path} should succeed for the leak check`).toBeNull();
     }
     const covered = new Set(outputs.map(([label]) => label.split(" ")[0]));

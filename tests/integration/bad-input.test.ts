@@ -3,7 +3,7 @@ import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZodError } from "zod";
 import { AppError, zodIssues } from "../../server/errors";
-import { createTenant, createUser } from "../helpers/factories";
+import { createTenant, createUser, joinTenant } from "../helpers/factories";
 import { CALL_AS, callProcedure, DEPENDENTS, HOSTILE_INPUTS, MULTIPART, procedures, SOME_ID, VALID_INPUTS, type Fixture } from "../helpers/procedure-catalog";
 import { callerAs, createTestEnv, openOwnerSql, type TestEnv } from "../helpers/test-app";
 
@@ -33,9 +33,8 @@ beforeAll(async () => {
   const tenant = await createTenant(env);
   const member = await createUser(env);
   const provider = await createUser(env);
-  const asOwner = callerAs(env, tenant.owner.auth, { tenant: tenant.slug });
-  await asOwner.tenants.members.add({ email: member.email, role: "client" });
-  await asOwner.tenants.members.add({ email: provider.email, role: "provider" });
+  await joinTenant(env, tenant, member, "client");
+  await joinTenant(env, tenant, provider, "provider");
   fixture = { tenant, member, provider };
 });
 afterAll(async () => {
@@ -140,7 +139,7 @@ describe("every procedure rejects bad input with BAD_REQUEST naming the field", 
   it("nothing was written by any of the refused calls", async () => {
     const after = await snapshot();
     expect(after.members).toBe(3);
-    expect(after.audit).toBe(3); // tenant.create and the fixture's two membership.add
+    expect(after.audit).toBe(7); // tenant.create, and for each of the fixture's two members invitation.create, invitation.accept and membership.add
     expect((await owner`select count(*)::int as n from provider_profiles where tenant_id = ${fixture.tenant.id}`)[0]!.n).toBe(0);
   });
 });

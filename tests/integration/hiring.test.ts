@@ -1,7 +1,7 @@
 import { type TRPCError } from "@trpc/server";
 import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addMember, createUser } from "../helpers/factories";
+import { addMember, createUser, joinTenant } from "../helpers/factories";
 import { createMarketplace, hire, hireInput, type Marketplace } from "../helpers/hiring";
 import { createProvider, profileInput } from "../helpers/profiles";
 import { callerAs, createTestEnv, openOwnerSql, type TestEnv } from "../helpers/test-app";
@@ -28,7 +28,7 @@ describe("hires", () => {
 
   it("a client hires a published provider; the hire snapshots the client's name and phone, and the provider gets hire.requested", async () => {
     const phoned = await createUser(env, { firstName: "James", phone: "+33 6 5487 5480" });
-    await callerAs(env, m.tenant.owner.auth, { tenant: m.tenant.slug }).tenants.members.add({ email: phoned.email, role: "client" });
+    await joinTenant(env, m.tenant, phoned, "client");
     const created = await callerAs(env, phoned.auth, { tenant: m.tenant.slug }).hires.create(hireInput(m.provider.id));
     expect(created).toMatchObject({ status: "requested", clientId: phoned.id, providerId: m.provider.id, clientFullName: "James User", clientPhone: "+33 6 5487 5480" });
     const { items } = await callerAs(env, m.provider.auth).notifications.list();
@@ -155,7 +155,7 @@ describe("notifications (the user's own, across tenants, no x-tenant-id)", () =>
     const one = await createMarketplace(env);
     const two = await createMarketplace(env);
     // The same provider in a second tenant.
-    await callerAs(env, two.tenant.owner.auth, { tenant: two.tenant.slug }).tenants.members.add({ email: one.provider.email, role: "provider" });
+    await joinTenant(env, two.tenant, one.provider, "provider");
     await callerAs(env, one.provider.auth, { tenant: two.tenant.slug }).profiles.upsertMine(profileInput("tutor", "rome"));
     const h1 = await hire(env, one, 1);
     const h2 = await hire(env, one, 2);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addMember, createTenant, type TestTenant } from "../helpers/factories";
 import { createTestEnv, openOwnerSql, type TestEnv } from "../helpers/test-app";
 
-const TENANT_TABLES = ["tenants", "memberships", "audit_log"];
+const TENANT_TABLES = ["tenants", "memberships", "audit_log", "tenant_invitations"];
 
 let env: TestEnv;
 let app: postgres.Sql;
