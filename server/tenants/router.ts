@@ -2,7 +2,7 @@ import { z } from "zod";
 import { NoInput } from "../common-schemas";
 import { TenantMembershipOutput } from "../auth/schemas";
 import { listUserTenants } from "../auth/service";
-import { auditActorOf, authedProcedure, router, tenantAdminProcedure } from "../trpc";
+import { auditActorOf, authedProcedure, idempotent, router, tenantAdminProcedure } from "../trpc";
 import {
   AddMemberInput,
   CreateTenantInput,
@@ -18,8 +18,9 @@ export const tenantsRouter = router({
   /** Creates a care agency; the caller becomes its owner. */
   create: authedProcedure
     .input(CreateTenantInput)
+    .use(idempotent)
     .output(TenantOutput)
-    .mutation(({ ctx, input }) => createTenant({ db: ctx.db, userId: ctx.auth.user.id, input, actor: auditActorOf(ctx) })),
+    .mutation(({ ctx, input }) => createTenant({ db: ctx.db, userId: ctx.auth.user.id, input, actor: auditActorOf(ctx), idempotency: ctx.idempotency })),
 
   /** The tenants the caller belongs to, with their role in each. */
   mine: authedProcedure
