@@ -183,6 +183,9 @@ describe("hires.create with an Idempotency-Key", () => {
     const key = unique("k");
     const tag = unique();
     const first = await keyed(m.client, key).api.hires.create(input(tag));
+    const fresh = await addMember(env, m.tenant, "client");
+    const stale = unique("k");
+    await keyed(fresh, stale).api.hires.create(input(unique()));
     const moved = 24 * 3600_000 - 60_000;
     env.clock.advance(moved);
     try {
@@ -194,6 +197,10 @@ describe("hires.create with an Idempotency-Key", () => {
       // The expired row was taken over: the key now answers the second hire.
       expect(await keyRows(m.client.id, key)).toBe(1);
       expect(await keyed(m.client, key).api.hires.create(input(tag))).toEqual(later);
+      // A new claim clears the user's expired keys.
+      expect(await keyRows(fresh.id, stale)).toBe(1);
+      await keyed(fresh, unique("k")).api.hires.create(input(unique()));
+      expect(await keyRows(fresh.id, stale)).toBe(0);
     } finally {
       env.clock.advance(-(moved + 2 * 60_000));
     }
