@@ -44,14 +44,16 @@ export type RequestMeta = {
   /** Where the session came from; a cookie means a browser, so mutations need an allowed Origin. */
   credentialSource: "cookie" | "bearer" | null;
   originAllowed: boolean;
+  /** The `Idempotency-Key` header as sent (checked by the procedures that take one), or null. */
+  idempotencyKey: string | null;
 };
 
 export type Auth = { session: ValidSession; user: SessionUser };
 
-/** What a procedure can do to the HTTP response (set or clear the session cookie). */
-export type ResponseHooks = { setCookie(cookie: string): void };
+/** What a procedure can do to the HTTP response: set or clear the session cookie, set a header. */
+export type ResponseHooks = { setCookie(cookie: string): void; setHeader(name: string, value: string): void };
 
-const NO_RESPONSE: ResponseHooks = { setCookie: () => {} };
+const NO_RESPONSE: ResponseHooks = { setCookie: () => {}, setHeader: () => {} };
 
 /**
  * The context without any HTTP: tests and jobs call this directly.
@@ -72,6 +74,7 @@ export function createContextInner(opts: {
     tenantRef: opts.request?.tenantRef ?? null,
     credentialSource: opts.request?.credentialSource ?? (opts.auth ? "bearer" : null),
     originAllowed: opts.request?.originAllowed ?? true,
+    idempotencyKey: opts.request?.idempotencyKey ?? null,
   };
   return {
     ...opts.deps,

@@ -5,6 +5,7 @@ import type { Context } from "./context";
 import { AppError, isDatabaseUnavailable, toTRPCError, unstorableStringPath, ZodError, zodIssues, type FieldIssue } from "./errors";
 import { bindScope } from "./db-scope";
 import type { RateLimitName } from "./rate-limits";
+import { IDEMPOTENT_REPLAYED_HEADER, idempotencyRequestOf } from "./idempotency/request";
 import { enterTenant, roleRefused, TENANT_REF_PATTERN, tenantNotFound, type TenantRole } from "./tenants/resolve";
 
 const t = initTRPC.context<Context>().create({
@@ -195,6 +196,33 @@ export function rateLimited(name: RateLimitName) {
     return next();
   });
 }
+
+/**
+ * Idempotent creates (server/idempotency): `.use(idempotent)` on an authenticated procedure, after its
+ * `.input()`, checks the `Idempotency-Key` header (a BAD_REQUEST naming it when malformed) and gives the
+ * procedure `ctx.idempotency`: null without the header, otherwise the key scoped to the user and this
+ * procedure's path, with the fingerprint of the request (its tenant and validated input). The service
+ * then claims it in the create's own transaction, with `runOnce(tx, ctx.idempotency, create)` (or, for
+ * hires, inside app_create_hire), so the key commits exactly when the create does.
+ */
+export const idempotent = t.middleware(({ ctx, path, input, next }) => {
+  if (!ctx.auth) throw new Error(`idempotent needs an authenticated procedure (${path})`);
+  // The tenant the call names: tenantStatementProcedure leaves the reference, the others the tenant.
+  const named = ctx as unknown as { tenantRef?: string; tenant?: { id: string } };
+  const idempotency = idempotencyRequestOf({
+    rawKey: ctx.request.idempotencyKey,
+    userId: ctx.auth.user.id,
+    procedure: path,
+    tenant: named.tenantRef ?? named.tenant?.id ?? null,
+    input,
+    now: ctx.clock(),
+    onReplay: () => {
+      ctx.response.setHeader(IDEMPOTENT_REPLAYED_HEADER, "true");
+      ctx.log.info({ path, idempotencyKey: ctx.request.idempotencyKey }, "idempotent replay");
+    },
+  });
+  return next({ ctx: { idempotency } });
+});
 
 /** Who did it and from where, for the audit log. */
 export function auditActorOf(ctx: {

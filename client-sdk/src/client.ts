@@ -1,8 +1,9 @@
-import { createTRPCClient, httpBatchLink, httpLink, isNonJsonSerializable, splitLink, type TRPCClient } from "@trpc/client";
+import { createTRPCClient, httpBatchLink, httpLink, isNonJsonSerializable, splitLink, type Operation, type TRPCClient } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { AiutamiError } from "./errors";
 import type { AppRouter } from "./generated/router";
 import { NotificationInbox } from "./inbox";
+import { idempotencyKeyLink, idempotencyKeyOf, safeRetryLink, type RetryOptions } from "./links";
 import { browserStorage, memoryStorage, type TokenStorage } from "./storage";
 
 type Inputs = inferRouterInputs<AppRouter>;
@@ -26,6 +27,18 @@ export type AiutamiClientOptions = {
   fetch?: typeof globalThis.fetch;
   /** The live inbox's socket. @default { transports: ["websocket"], reconnectionDelayMs: 500, reconnectionDelayMaxMs: 10000 } */
   socket?: Partial<{ transports: Array<"websocket" | "polling">; reconnectionDelayMs: number; reconnectionDelayMaxMs: number }>;
+  /**
+   * Retries, with backoff, of the calls that are safe to repeat when the network failed or the server
+   * was unavailable (no answer, or 502/503/504): queries, and the idempotent creates (`hires.create`,
+   * `tenants.create`, `tenants.invitations.accept`), which always carry an `Idempotency-Key` (one per
+   * call, kept across its retries, so the server runs the create once). Other mutations are never
+   * retried. `false` turns retries off.
+   * @default { retries: 3, minDelayMs: 250, maxDelayMs: 5000 }
+   * @example
+   * // Your own key, e.g. kept with a form so that a second submit is the same request:
+   * await client.api.hires.create.mutate(input, { context: { idempotencyKey: formKey } });
+   */
+  retry?: RetryOptions | false;
 };
 
 export type AiutamiClient = {
@@ -83,13 +96,20 @@ export function createAiutamiClient(options: AiutamiClientOptions): AiutamiClien
     ...(token ? { authorization: `Bearer ${token}` } : {}),
     ...(tenant ? { "x-tenant-id": tenant } : {}),
   });
+  /** A call's own headers: its idempotency key, which belongs to that call alone (so it is never batched). */
+  const headersOf = ({ op }: { op: Operation }) => {
+    const key = idempotencyKeyOf(op);
+    return key === undefined ? headers() : { ...headers(), "idempotency-key": key };
+  };
   const url = `${baseUrl}/trpc`;
   const api = createTRPCClient<AppRouter>({
     links: [
+      idempotencyKeyLink(),
+      ...(options.retry === false ? [] : [safeRetryLink(options.retry)]),
       splitLink({
-        // FormData (a picture upload) cannot be batched as JSON.
-        condition: (op) => isNonJsonSerializable(op.input),
-        true: httpLink({ url, headers, fetch: fetchImpl }),
+        // FormData (a picture upload) cannot be batched as JSON, and a key is one call's header.
+        condition: (op) => isNonJsonSerializable(op.input) || idempotencyKeyOf(op) !== undefined,
+        true: httpLink({ url, headers: headersOf, fetch: fetchImpl }),
         // The server refuses a batch of more than TRPC_MAX_BATCH calls (default 20): split before that.
         false: httpBatchLink({ url, headers, fetch: fetchImpl, maxItems: 20 }),
       }),

@@ -1,6 +1,8 @@
 export { createAiutamiClient } from "./client";
 export type { AiutamiClient, AiutamiClientOptions, AuthResult, LogInInput, Me, SignUpInput } from "./client";
 export { AiutamiError } from "./errors";
+export { IDEMPOTENT_MUTATIONS, newIdempotencyKey } from "./links";
+export type { RetryOptions } from "./links";
 export type { AiutamiErrorCode, FieldIssue } from "./errors";
 export { NotificationInbox } from "./inbox";
 export type { InboxEvents, InboxStatus, Notification, NotificationType, ReadEvent } from "./inbox";

@@ -5,3 +5,4 @@ export * from "./audit-log";
 export * from "./profiles";
 export * from "./hires";
 export * from "./notifications";
+export * from "./idempotency-keys";

@@ -2,7 +2,7 @@ import type { Logger } from "../logger";
 import type { NotificationRelay } from "../notifications/relay";
 import type { NotificationRecord } from "../notifications/service";
 import type { TenantRole } from "../tenants/resolve";
-import { auditActorOf, rateLimited, router, tenantProcedure, tenantStatementProcedure } from "../trpc";
+import { auditActorOf, idempotent, rateLimited, router, tenantProcedure, tenantStatementProcedure } from "../trpc";
 import { CreateHireInput, HireIdInput, HireOutput, ListHiresInput, ListHiresOutput } from "./schemas";
 import { createHire, getHire, listHires, transitionHire, type Transition } from "./service";
 
@@ -31,9 +31,10 @@ export const hiresRouter = router({
   create: tenantStatementProcedure
     .input(CreateHireInput)
     .use(rateLimited("hiresCreate"))
+    .use(idempotent)
     .output(HireOutput)
     .mutation(async ({ ctx, input }) => {
-      const { hire, notifications } = await createHire({ writer: ctx.hireWriter, tenantRef: ctx.tenantRef, actor: auditActorOf(ctx), client: ctx.auth.user, input, now: ctx.clock() });
+      const { hire, notifications } = await createHire({ writer: ctx.hireWriter, tenantRef: ctx.tenantRef, actor: auditActorOf(ctx), client: ctx.auth.user, input, now: ctx.clock(), idempotency: ctx.idempotency });
       await publishCommitted(ctx, notifications);
       return hire;
     }),

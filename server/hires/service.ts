@@ -5,6 +5,7 @@ import { hires, type hireStatuses } from "../../db/schema";
 import { auditActorArgs, auditActorFields, type AuditActor } from "../audit/service";
 import { IdPosition, openCursor, sealCursor } from "../cursor";
 import { AppError } from "../errors";
+import { replayOf, type IdempotencyRequest } from "../idempotency";
 import { takePage } from "../pagination";
 import { toNotification, type NotificationRecord } from "../notifications/service";
 import { roleRefused, tenantNotFound, type TenantRole } from "../tenants/resolve";
@@ -80,8 +81,21 @@ function committedNotification(row: CommittedRow, n: { id: string; userId: strin
  * provider, and writes the hire, the provider's notification and the audit row: one transaction, under
  * the same row-level security as statements sent one by one. A refusal writes nothing. The caller
  * publishes the returned notification: the statement has committed when this returns.
+ *
+ * With an idempotency key the same statement claims it and stores the answer, so a key is recorded
+ * exactly when its hire commits. A key used before answers that first hire (`replayOf`: another request
+ * under it is refused), with nothing written and nothing to publish; the first call published it, or
+ * the relay streams it when that call never learned of its commit.
  */
-export async function createHire(opts: { writer: HireWriter; tenantRef: string; actor: AuditActor; client: Person; input: CreateHireInput; now: Date }): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
+export async function createHire(opts: {
+  writer: HireWriter;
+  tenantRef: string;
+  actor: AuditActor;
+  client: Person;
+  input: CreateHireInput;
+  now: Date;
+  idempotency?: IdempotencyRequest | null;
+}): Promise<{ hire: HireOutput; notifications: NotificationRecord[] }> {
   const { input, client, actor } = opts;
   if (Date.parse(input.startsAt) < opts.now.getTime() - 5 * 60_000) {
     throw new AppError("BAD_REQUEST", "startsAt is in the past.", { issues: [{ path: "startsAt", message: "must not be in the past" }] });
@@ -110,21 +124,9 @@ export async function createHire(opts: { writer: HireWriter; tenantRef: string; 
     endsAt: endsAt ? endsAt.toISOString() : null,
     jobDescription: input.jobDescription,
   };
-  const row = await opts.writer.create({
-    user: client.id, ref: opts.tenantRef,
-    hire_id: hireId, provider: input.providerId, job: input.jobDescription, location: input.location, lat, lng,
-    starts_at: startsAt.toISOString(), ends_at: endsAt ? endsAt.toISOString() : null, client_name: fullName, client_phone: client.phone, now: now.toISOString(),
-    notification_id: notificationId, payload,
-    audit_id: uuidv7(), audit_changes: { status: "requested", providerId: input.providerId }, ...auditActorFields(actor),
-  });
-  if (!row || row.outcome === "no_tenant") throw tenantNotFound(opts.tenantRef);
-  if (row.outcome === "not_client") throw roleRefused(["client"], row.member_role);
-  if (row.outcome === "no_provider") {
-    throw new AppError("NOT_FOUND", "No published provider with that id in this tenant.", { issues: [{ path: "providerId", message: "is not a published provider here" }] });
-  }
-  const hire = toHire({
+  // The answer, but for the tenant's id, which only the statement knows (it adds it to a key's stored answer).
+  const hire: Omit<HireOutput, "tenantId"> = {
     id: hireId,
-    tenantId: row.tenant_id,
     clientId: client.id,
     providerId: input.providerId,
     status: "requested",
@@ -132,14 +134,31 @@ export async function createHire(opts: { writer: HireWriter; tenantRef: string; 
     location: input.location,
     lat,
     lng,
-    startsAt,
-    endsAt,
+    startsAt: startsAt.toISOString(),
+    endsAt: endsAt ? endsAt.toISOString() : null,
     clientFullName: fullName,
     clientPhone: client.phone,
-    createdAt: now,
-    updatedAt: now,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+  const idem = opts.idempotency ?? null;
+  const row = await opts.writer.create({
+    user: client.id, ref: opts.tenantRef,
+    hire_id: hireId, provider: input.providerId, job: input.jobDescription, location: input.location, lat, lng,
+    starts_at: startsAt.toISOString(), ends_at: endsAt ? endsAt.toISOString() : null, client_name: fullName, client_phone: client.phone, now: now.toISOString(),
+    notification_id: notificationId, payload,
+    audit_id: uuidv7(), audit_changes: { status: "requested", providerId: input.providerId }, ...auditActorFields(actor),
+    idempotency: idem && { procedure: idem.procedure, key: idem.key, fingerprint: idem.fingerprint, now: idem.now.toISOString(), expires_at: idem.expiresAt.toISOString(), response: hire },
   });
-  return { hire, notifications: [committedNotification(row, { id: notificationId, userId: input.providerId, type: "hire.requested" })] };
+  if (!row || row.outcome === "no_tenant") throw tenantNotFound(opts.tenantRef);
+  if (row.outcome === "replay" && idem) {
+    return { hire: replayOf<HireOutput>(idem, { fingerprint: row.replay_fingerprint!, response: row.replay_response === null ? null : jsonOf(row.replay_response) }), notifications: [] };
+  }
+  if (row.outcome === "not_client") throw roleRefused(["client"], row.member_role);
+  if (row.outcome === "no_provider") {
+    throw new AppError("NOT_FOUND", "No published provider with that id in this tenant.", { issues: [{ path: "providerId", message: "is not a published provider here" }] });
+  }
+  return { hire: { ...hire, tenantId: row.tenant_id }, notifications: [committedNotification(row, { id: notificationId, userId: input.providerId, type: "hire.requested" })] };
 }
 
 /** Who is acting, from their session: no query needed for a name. */

@@ -11,16 +11,22 @@ export type HireStatement = {
   starts_at: string; ends_at: string | null; client_name: string; client_phone: string | null; now: string;
   notification_id: string; payload: Record<string, unknown>;
   audit_id: string; audit_changes: Record<string, unknown>; session: string | null; ip: string | null; user_agent: string | null; request_id: string | null;
+  /** The call's idempotency key, claimed in the hire's own transaction (migration 0014), or null. */
+  idempotency?: HireIdempotency | null;
 };
+
+/** `response` is the hire as the call answers it, without the tenant id the statement adds; `now` is the key's clock. */
+export type HireIdempotency = { procedure: string; key: string; fingerprint: string; now: string; expires_at: string; response: Record<string, unknown> };
 
 /** A jsonb column: postgres.js parses it, PGlite may hand back the text. */
 export type Json = Record<string, unknown> | string;
 
-/** What app_create_hire answers for one hire. */
+/** What app_create_hire answers for one hire; `replay`: its key was used before, and nothing was written. */
 export type HireOutcome = {
-  outcome: "created" | "no_tenant" | "not_client" | "no_provider";
+  outcome: "created" | "replay" | "no_tenant" | "not_client" | "no_provider";
   tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole;
   seq: string | number; notified_at: Date | string; payload: Json;
+  replay_fingerprint: string | null; replay_response: Json | null;
 };
 
 type Waiting = { statement: HireStatement; resolve(row: HireOutcome | undefined): void; reject(err: unknown): void };
@@ -39,7 +45,8 @@ type Waiting = { statement: HireStatement; resolve(row: HireOutcome | undefined)
  * refusal is its own. An error (not a refusal) aborts its batch's transaction, so nothing of it is
  * written; the batch's hires are then run again one at a time, in their order, in the same slot, and
  * only the one at fault fails. When the database is unreachable they all fail at once, as they would
- * alone.
+ * alone. A hire's idempotency key is claimed by its own statement item, in the batch's transaction, so
+ * the key commits exactly when the hire does (migration 0014).
  */
 export class HireWriter {
   private readonly queue: Waiting[] = [];
@@ -125,12 +132,13 @@ export class HireWriter {
     this.stats.hires++;
     try {
       const result = await this.db.execute(sql`
-        select outcome, tenant_id, tenant_slug, tenant_name, member_role, seq, notified_at, payload from app_create_hire(
+        select outcome, tenant_id, tenant_slug, tenant_name, member_role, seq, notified_at, payload, replay_fingerprint, replay_response from app_create_hire(
           ${s.user}::uuid, ${s.ref}::text,
           ${s.hire_id}::uuid, ${s.provider}::uuid, ${s.job}::text, ${s.location}::text, ${s.lat}::float8, ${s.lng}::float8,
           ${s.starts_at}::timestamptz, ${s.ends_at}::timestamptz, ${s.client_name}::text, ${s.client_phone}::text, ${s.now}::timestamptz,
           ${s.notification_id}::uuid, ${JSON.stringify(s.payload)}::jsonb,
-          ${s.audit_id}::uuid, ${JSON.stringify(s.audit_changes)}::jsonb, ${s.session}::text, ${s.ip}::text, ${s.user_agent}::text, ${s.request_id}::text)`);
+          ${s.audit_id}::uuid, ${JSON.stringify(s.audit_changes)}::jsonb, ${s.session}::text, ${s.ip}::text, ${s.user_agent}::text, ${s.request_id}::text,
+          ${s.idempotency ? JSON.stringify(s.idempotency) : null}::jsonb)`);
       w.resolve(rowsOf<HireOutcome>(result)[0]);
       return undefined;
     } catch (err) {

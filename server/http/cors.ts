@@ -17,8 +17,8 @@ function keepVaryOrigin(res: ServerResponse) {
 
 /** Request headers a browser on another origin may send to /trpc (the SDK sends these). */
 export const CORS_ALLOWED_HEADERS = ["content-type", "authorization", "x-tenant-id", "x-request-id", "trpc-accept", "idempotency-key"];
-/** Response headers its scripts may read: the request id for support, Retry-After for backoff. */
-export const CORS_EXPOSED_HEADERS = ["x-request-id", "retry-after"];
+/** Response headers its scripts may read: the request id for support, Retry-After for backoff, whether an answer is a replay. */
+export const CORS_EXPOSED_HEADERS = ["x-request-id", "retry-after", "idempotent-replayed"];
 
 /**
  * CORS for the API, through the `cors` package (the one Socket.IO itself uses for the hub): an origin

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import { IDEMPOTENCY_KEY_HEADER } from "../idempotency/request";
 import { TENANT_REF_PATTERN } from "../tenants/resolve";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -36,6 +37,12 @@ export function tenantRefOf(req: IncomingMessage): string | null {
   if (typeof value !== "string" || value === "") return null;
   // Malformed values are passed on as they are so the tenant resolver can name the problem.
   return TENANT_REF_PATTERN.test(value) ? value.toLowerCase() : value;
+}
+
+/** The `Idempotency-Key` header as sent, or null; two of them arrive joined by a comma (and are refused as malformed). */
+export function idempotencyKeyOf(req: IncomingMessage): string | null {
+  const value = req.headers[IDEMPOTENCY_KEY_HEADER];
+  return typeof value === "string" ? value : null;
 }
 
 export function bearerTokenOf(req: IncomingMessage): string | undefined {

@@ -6,7 +6,7 @@ import { validateSessionToken } from "../auth/sessions";
 import { createContextInner, type AppDeps } from "../context";
 import { appRouter } from "../router";
 import { createJsonCallHandler } from "./trpc-json";
-import { bearerTokenOf, clientAddressOf, isOriginAllowed, tenantRefOf } from "./request-meta";
+import { bearerTokenOf, clientAddressOf, idempotencyKeyOf, isOriginAllowed, tenantRefOf } from "./request-meta";
 
 /** The adapter's context: reads the session (bearer first, then cookie) and the request's metadata. */
 export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res: ServerResponse, requestId: string) {
@@ -30,8 +30,9 @@ export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res
       tenantRef: tenantRefOf(req),
       credentialSource: bearer ? "bearer" : cookieToken ? "cookie" : null,
       originAllowed: isOriginAllowed(req, deps.config.allowedOrigins, deps.config.trustProxy),
+      idempotencyKey: idempotencyKeyOf(req),
     },
-    response: { setCookie: (cookie) => res.appendHeader("set-cookie", cookie) },
+    response: { setCookie: (cookie) => res.appendHeader("set-cookie", cookie), setHeader: (name, value) => res.setHeader(name, value) },
     failure,
   });
 }

@@ -3,6 +3,7 @@ import type { Database } from "../../db/client";
 import { memberships, tenantInvitations, tenants, users } from "../../db/schema";
 import { recordAudit, type AuditActor } from "../audit/service";
 import { bindScope, withUserScope } from "../db-scope";
+import { runOnce, type IdempotencyRequest } from "../idempotency";
 import { AppError } from "../errors";
 import type { TenantRole } from "./resolve";
 import type { InviteMemberInput } from "./schemas";
@@ -163,37 +164,49 @@ const CLOSED: Record<Exclude<InvitationStatus, "pending">, string> = {
  * row and, on acceptance, the membership are written there), and answers its tenant and role. Someone
  * else's invitation and one that does not exist answer the same NOT_FOUND.
  */
-async function answerInvitation<T>(opts: Invitee & { id: string; answer: "accepted" | "declined" }, then: (tx: Database, inv: { tenantId: string; role: TenantRole; invitedBy: string | null }) => Promise<T>) {
+async function answerInvitation<T>(
+  opts: Invitee & { id: string; answer: "accepted" | "declined"; idempotency?: IdempotencyRequest | null },
+  then: (tx: Database, inv: { tenantId: string; role: TenantRole; invitedBy: string | null }) => Promise<T>,
+) {
   return opts.db.transaction(async (tx) => {
     await bindScope(tx, { userId: opts.user.id });
-    const [found] = await tx
-      .select({ tenantId: tenantInvitations.tenantId, role: tenantInvitations.role, status: tenantInvitations.status, expiresAt: tenantInvitations.expiresAt, invitedBy: tenantInvitations.invitedBy })
-      .from(tenantInvitations)
-      .where(and(eq(tenantInvitations.id, opts.id), eq(tenantInvitations.email, opts.user.email)));
-    if (!found) throw new AppError("NOT_FOUND", "You have no invitation with that id.", { issues: [{ path: "id", message: "is not an invitation of yours" }] });
-    if (found.status !== "pending") throw new AppError("CONFLICT", `This invitation ${CLOSED[found.status]}.`);
-    if (found.expiresAt <= opts.now) throw new AppError("CONFLICT", "This invitation has expired: ask the tenant for a new one.");
-    await bindScope(tx, { userId: opts.user.id, tenantId: found.tenantId });
-    // The status guard makes this the one answer when two arrive at once, or a revocation races it.
-    const [closed] = await tx
-      .update(tenantInvitations)
-      .set({ status: opts.answer, closedAt: opts.now })
-      .where(and(eq(tenantInvitations.id, opts.id), eq(tenantInvitations.email, opts.user.email), eq(tenantInvitations.status, "pending")))
-      .returning({ id: tenantInvitations.id });
-    if (!closed) throw new AppError("CONFLICT", "This invitation was answered or withdrawn a moment ago.");
-    await recordAudit(tx, opts.actor, {
-      tenantId: found.tenantId,
-      action: opts.answer === "accepted" ? "invitation.accept" : "invitation.decline",
-      entityType: "invitation",
-      entityId: opts.id,
-      changes: { role: found.role },
-    });
-    return then(tx, found);
+    // With an Idempotency-Key, a retry of an accept that committed answers the membership it made.
+    return runOnce(tx, opts.idempotency ?? null, () => answerInTransaction(tx, opts, then));
   });
 }
 
+async function answerInTransaction<T>(
+  tx: Database,
+  opts: Invitee & { id: string; answer: "accepted" | "declined" },
+  then: (tx: Database, inv: { tenantId: string; role: TenantRole; invitedBy: string | null }) => Promise<T>,
+): Promise<T> {
+  const [found] = await tx
+    .select({ tenantId: tenantInvitations.tenantId, role: tenantInvitations.role, status: tenantInvitations.status, expiresAt: tenantInvitations.expiresAt, invitedBy: tenantInvitations.invitedBy })
+    .from(tenantInvitations)
+    .where(and(eq(tenantInvitations.id, opts.id), eq(tenantInvitations.email, opts.user.email)));
+  if (!found) throw new AppError("NOT_FOUND", "You have no invitation with that id.", { issues: [{ path: "id", message: "is not an invitation of yours" }] });
+  if (found.status !== "pending") throw new AppError("CONFLICT", `This invitation ${CLOSED[found.status]}.`);
+  if (found.expiresAt <= opts.now) throw new AppError("CONFLICT", "This invitation has expired: ask the tenant for a new one.");
+  await bindScope(tx, { userId: opts.user.id, tenantId: found.tenantId });
+  // The status guard makes this the one answer when two arrive at once, or a revocation races it.
+  const [closed] = await tx
+    .update(tenantInvitations)
+    .set({ status: opts.answer, closedAt: opts.now })
+    .where(and(eq(tenantInvitations.id, opts.id), eq(tenantInvitations.email, opts.user.email), eq(tenantInvitations.status, "pending")))
+    .returning({ id: tenantInvitations.id });
+  if (!closed) throw new AppError("CONFLICT", "This invitation was answered or withdrawn a moment ago.");
+  await recordAudit(tx, opts.actor, {
+    tenantId: found.tenantId,
+    action: opts.answer === "accepted" ? "invitation.accept" : "invitation.decline",
+    entityType: "invitation",
+    entityId: opts.id,
+    changes: { role: found.role },
+  });
+  return then(tx, found);
+}
+
 /** Accepts one of the caller's invitations: they become a member with its role. Notifies nobody (yet). */
-export function acceptInvitation(opts: Invitee & { id: string }) {
+export function acceptInvitation(opts: Invitee & { id: string; idempotency?: IdempotencyRequest | null }) {
   return answerInvitation({ ...opts, answer: "accepted" }, async (tx, inv) => {
     const [joined] = await tx.insert(memberships).values({ tenantId: inv.tenantId, userId: opts.user.id, role: inv.role }).onConflictDoNothing().returning({ role: memberships.role });
     if (!joined) throw new AppError("CONFLICT", "You are a member of this tenant already: decline the invitation instead.");

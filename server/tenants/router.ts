@@ -2,7 +2,7 @@ import { z } from "zod";
 import { NoInput } from "../common-schemas";
 import { TenantMembershipOutput } from "../auth/schemas";
 import { listUserTenants } from "../auth/service";
-import { auditActorOf, authedProcedure, rateLimited, router, tenantAdminProcedure } from "../trpc";
+import { auditActorOf, authedProcedure, idempotent, rateLimited, router, tenantAdminProcedure } from "../trpc";
 import { acceptInvitation, declineInvitation, inviteMember, listMyInvitations, listTenantInvitations, revokeInvitation } from "./invitations";
 import {
   CreateTenantInput,
@@ -25,8 +25,9 @@ export const tenantsRouter = router({
   create: authedProcedure
     .input(CreateTenantInput)
     .use(rateLimited("tenantsCreate"))
+    .use(idempotent)
     .output(TenantOutput)
-    .mutation(({ ctx, input }) => createTenant({ db: ctx.db, userId: ctx.auth.user.id, input, actor: auditActorOf(ctx) })),
+    .mutation(({ ctx, input }) => createTenant({ db: ctx.db, userId: ctx.auth.user.id, input, actor: auditActorOf(ctx), idempotency: ctx.idempotency })),
 
   /** The tenants the caller belongs to, with their role in each. */
   mine: authedProcedure
@@ -88,8 +89,9 @@ export const tenantsRouter = router({
     /** Joins the tenant with the invitation's role; answers the membership as `tenants.mine` lists it. */
     accept: authedProcedure
       .input(InvitationIdInput)
+      .use(idempotent)
       .output(TenantMembershipOutput)
-      .mutation(({ ctx, input }) => acceptInvitation({ db: ctx.db, user: ctx.auth.user, actor: auditActorOf(ctx), id: input.id, now: ctx.clock() })),
+      .mutation(({ ctx, input }) => acceptInvitation({ db: ctx.db, user: ctx.auth.user, actor: auditActorOf(ctx), id: input.id, now: ctx.clock(), idempotency: ctx.idempotency })),
 
     decline: authedProcedure
       .input(InvitationIdInput)

@@ -5,6 +5,7 @@ import { memberships, tenants, users } from "../../db/schema";
 import { recordAudit, type AuditActor } from "../audit/service";
 import { bindScope } from "../db-scope";
 import { AppError, pgErrorCode, PG_UNIQUE_VIOLATION } from "../errors";
+import { runOnce, type IdempotencyRequest } from "../idempotency";
 import type { TenantRole } from "./resolve";
 import type { CreateTenantInput, SetRoleInput } from "./schemas";
 import { slugCandidates } from "./slug";
@@ -12,42 +13,45 @@ import { slugCandidates } from "./slug";
 export { slugify } from "./slug";
 
 /**
- * Creates a tenant with the caller as its owner, in one transaction with its audit row.
+ * Creates a tenant with the caller as its owner, in one transaction with its audit row (and its
+ * idempotency key, when the call has one: a retry answers the first tenant).
  * A taken slug the caller asked for is a CONFLICT; a derived one gets a short random suffix. No slug
  * reads as a tenant id (server/tenants/slug.ts).
  */
-export async function createTenant(opts: { db: Database; userId: string; input: CreateTenantInput; actor: AuditActor }) {
+export async function createTenant(opts: { db: Database; userId: string; input: CreateTenantInput; actor: AuditActor; idempotency?: IdempotencyRequest | null }) {
   const id = uuidv7();
   const candidates = slugCandidates(opts.input);
 
   return opts.db.transaction(async (tx) => {
     await bindScope(tx, { userId: opts.userId, tenantId: id });
-    for (const slug of candidates) {
-      try {
-        // A savepoint, so a taken slug does not abort the whole transaction.
-        const tenant = await tx.transaction(async (sp) => {
-          const [row] = await sp
-            .insert(tenants)
-            .values({ id, slug, name: opts.input.name })
-            .returning({ id: tenants.id, slug: tenants.slug, name: tenants.name });
-          return row;
-        });
-        if (!tenant) throw new Error("insert returned no tenant");
-        await tx.insert(memberships).values({ tenantId: id, userId: opts.userId, role: "owner" });
-        await recordAudit(tx, opts.actor, {
-          tenantId: id,
-          action: "tenant.create",
-          entityType: "tenant",
-          entityId: id,
-          changes: { name: tenant.name, slug: tenant.slug },
-        });
-        return tenant;
-      } catch (err) {
-        if (pgErrorCode(err) !== PG_UNIQUE_VIOLATION) throw err;
+    return runOnce(tx, opts.idempotency ?? null, async () => {
+      for (const slug of candidates) {
+        try {
+          // A savepoint, so a taken slug does not abort the whole transaction.
+          const tenant = await tx.transaction(async (sp) => {
+            const [row] = await sp
+              .insert(tenants)
+              .values({ id, slug, name: opts.input.name })
+              .returning({ id: tenants.id, slug: tenants.slug, name: tenants.name });
+            return row;
+          });
+          if (!tenant) throw new Error("insert returned no tenant");
+          await tx.insert(memberships).values({ tenantId: id, userId: opts.userId, role: "owner" });
+          await recordAudit(tx, opts.actor, {
+            tenantId: id,
+            action: "tenant.create",
+            entityType: "tenant",
+            entityId: id,
+            changes: { name: tenant.name, slug: tenant.slug },
+          });
+          return tenant;
+        } catch (err) {
+          if (pgErrorCode(err) !== PG_UNIQUE_VIOLATION) throw err;
+        }
       }
-    }
-    throw new AppError("CONFLICT", `The slug "${candidates[0]}" is taken: choose another.`, {
-      issues: [{ path: "slug", message: "is taken" }],
+      throw new AppError("CONFLICT", `The slug "${candidates[0]}" is taken: choose another.`, {
+        issues: [{ path: "slug", message: "is taken" }],
+      });
     });
   });
 }
