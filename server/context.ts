@@ -41,6 +41,11 @@ export type RequestMeta = {
   /** Where the session came from; a cookie means a browser, so mutations need an allowed Origin. */
   credentialSource: "cookie" | "bearer" | null;
   originAllowed: boolean;
+  /**
+   * When the HTTP request arrived (`performance.now()`): its calls' deadline (CALL_DEADLINE_MS) counts
+   * from here. Unset (a caller made in code, used for many calls): each call's counts from its start.
+   */
+  startedAt?: number;
 };
 
 export type Auth = { session: ValidSession; user: SessionUser };
@@ -69,6 +74,7 @@ export function createContextInner(opts: {
     tenantRef: opts.request?.tenantRef ?? null,
     credentialSource: opts.request?.credentialSource ?? (opts.auth ? "bearer" : null),
     originAllowed: opts.request?.originAllowed ?? true,
+    startedAt: opts.request?.startedAt,
   };
   return {
     ...opts.deps,

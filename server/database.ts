@@ -5,5 +5,5 @@ import type { Config } from "./config";
 export async function openConfiguredDatabase(config: Config): Promise<OpenedDatabase> {
   if (config.database.kind === "pglite") return openPglite(config.database.dataDir);
   await migratePostgresDatabase(config.database.ownerUrl, config.database.appPassword);
-  return openPostgres(config.database.appUrl, config.database.poolSize);
+  return openPostgres(config.database.appUrl, config.database.poolSize, config.database.limits);
 }
