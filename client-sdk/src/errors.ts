@@ -17,13 +17,13 @@ export type FieldIssue = { path: string; message: string };
  * }
  */
 export class AiutamiError extends Error {
-  /** `UNAUTHORIZED`, `FORBIDDEN`, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `NOT_FOUND`, `CONFLICT`, … or `NETWORK_ERROR`. */
+  /** `UNAUTHORIZED`, `FORBIDDEN`, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `NOT_FOUND`, `CONFLICT`, `SERVICE_UNAVAILABLE`, … or `NETWORK_ERROR`. */
   readonly code: AiutamiErrorCode;
   /** The HTTP status, when the server answered. */
   readonly httpStatus: number | undefined;
   /** For BAD_REQUEST: each failing field and why. Empty otherwise. */
   readonly issues: FieldIssue[];
-  /** For TOO_MANY_REQUESTS: how long to wait. */
+  /** For TOO_MANY_REQUESTS, and SERVICE_UNAVAILABLE (the server's database or Redis is down or slow): how long to wait before trying again. */
   readonly retryAfterSeconds: number | undefined;
   /** The server's request id: quote it when reporting a problem. */
   readonly requestId: string | undefined;
