@@ -49,9 +49,14 @@ export const createCallerFactory = t.createCallerFactory;
 const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
   const started = performance.now();
   if (ctx.failure !== undefined) {
+    // The session check failed: temporarily (the database down, or past the deadline) or not.
+    const failure = ctx.failure instanceof AppError ? ctx.failure : isTemporaryFailure(ctx.failure) ? serviceUnavailable(ctx.failure) : undefined;
+    if (failure) {
+      ctx.log.warn({ path, type, err: (ctx.failure as Error).message }, "could not prepare the call");
+      throw toTRPCError(failure);
+    }
     ctx.log.error({ path, type, err: ctx.failure }, "could not prepare the call");
-    if (ctx.failure instanceof AppError) throw toTRPCError(ctx.failure);
-    throw isTemporaryFailure(ctx.failure) ? toTRPCError(serviceUnavailable(ctx.failure)) : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: ctx.failure });
+    throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: ctx.failure });
   }
   const result = await next();
   const ms = Math.round((performance.now() - started) * 10) / 10;
