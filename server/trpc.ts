@@ -74,10 +74,13 @@ const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
   }
   ctx.metrics.calls.observe({ path, type, code: result.error.code }, ms / 1000);
   if (result.error.code === "INTERNAL_SERVER_ERROR") {
-    ctx.log.error({ path, type, ms, err: cause ?? result.error }, "call failed");
     // The database or Redis failed or timed out (statement_timeout, lock_timeout): say so plainly, with
     // when to retry. A transaction that could not commit wrote nothing.
-    if (isTemporaryFailure(cause)) throw toTRPCError(serviceUnavailable(cause));
+    if (isTemporaryFailure(cause)) {
+      ctx.log.warn({ path, type, ms, err: (cause as Error).message }, "call failed for now");
+      throw toTRPCError(serviceUnavailable(cause));
+    }
+    ctx.log.error({ path, type, ms, err: cause ?? result.error }, "call failed");
   } else {
     ctx.log.info({ path, type, ms, code: result.error.code }, "call refused");
   }
