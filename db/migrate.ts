@@ -12,6 +12,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import type { Database } from "./client";
+import { abandonOnAbort, orAbort, registerSignalBinding } from "./query-abort";
 import * as schema from "./schema";
 
 export const MIGRATIONS_FOLDER = resolve(dirname(fileURLToPath(import.meta.url)), "migrations");
@@ -80,20 +81,37 @@ export type OpenedDatabase = {
 /**
  * drizzle sends every statement unnamed (`prepare: false`), so PostgreSQL parses and plans each one on
  * every request. This makes postgres.js prepare them instead: it keeps one named statement per
- * distinct SQL text per connection, and transactions' clients are wrapped the same way.
+ * distinct SQL text per connection, and transactions' clients are wrapped the same way. With a
+ * `signal`, every query is abandoned when it aborts (see abandonOnAbort), and a transaction that has not
+ * started by then rolls back as soon as it does.
  */
-export function preparingStatements<T extends postgres.Sql>(sql: T): T {
+export function preparingStatements<T extends postgres.Sql>(sql: T, signal?: AbortSignal): T {
   const wrapCallback = (args: unknown[]) => {
     const callback = args.at(-1) as (tx: postgres.Sql) => unknown;
-    return [...args.slice(0, -1), (tx: postgres.Sql) => callback(preparingStatements(tx))];
+    return [
+      ...args.slice(0, -1),
+      (tx: postgres.Sql) => {
+        signal?.throwIfAborted();
+        return callback(preparingStatements(tx, signal));
+      },
+    ];
   };
   return new Proxy(sql, {
     get(target, prop, receiver) {
       if (prop === "unsafe") {
-        return (query: string, params?: unknown[], options?: Record<string, unknown>) => target.unsafe(query, params as never, { ...options, prepare: true });
+        return (query: string, params?: unknown[], options?: Record<string, unknown>) => {
+          const pending = target.unsafe(query, params as never, { ...options, prepare: true });
+          if (signal) abandonOnAbort(pending, signal);
+          return pending;
+        };
       }
       if (prop === "begin" || prop === "savepoint") {
-        return (...args: unknown[]) => ((target as unknown as Record<string, (...a: unknown[]) => unknown>)[prop]!)(...wrapCallback(args));
+        return (...args: unknown[]) => {
+          const started = ((target as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop]!)(...wrapCallback(args));
+          // A transaction waiting for a connection is no query abandonOnAbort reaches: its caller is
+          // answered now, and its callback refuses to run when it gets one.
+          return signal ? orAbort(started, signal) : started;
+        };
       }
       const value = Reflect.get(target, prop, receiver) as unknown;
       return typeof value === "function" ? value.bind(target) : value;
@@ -101,15 +119,43 @@ export function preparingStatements<T extends postgres.Sql>(sql: T): T {
   });
 }
 
+/** Server-side limits set on each of the server's connections (PostgreSQL's own settings, in ms). */
+export type ConnectionLimits = {
+  /** `statement_timeout`: a statement running longer is cancelled (SQLSTATE 57014). @default 5000 */
+  statementTimeoutMs: number;
+  /** `lock_timeout`: a statement waiting longer for a lock fails (SQLSTATE 55P03). @default 2000 */
+  lockTimeoutMs: number;
+};
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { statementTimeoutMs: 5000, lockTimeoutMs: 2000 };
+
+/**
+ * Seconds before a connection's next attempt after `retries` failed ones: 50 ms doubling to 1 s, with
+ * jitter. postgres.js's own goes up to 20 s, and every query waits for an attempt, so after an outage the
+ * pool took up to 20 s to serve again.
+ */
+function reconnectBackoff(retries: number): number {
+  return Math.min(1, 0.05 * 2 ** retries) * (0.5 + Math.random() / 2);
+}
+
 /** Opens the server's pool as the app role (no table owned, no BYPASSRLS). */
-export function openPostgres(appUrl: string, poolSize: number): OpenedDatabase {
+export function openPostgres(appUrl: string, poolSize: number, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS): OpenedDatabase {
   const client = postgres(appUrl, {
     max: poolSize,
     onnotice: () => {},
     connect_timeout: 5,
     idle_timeout: 60,
+    backoff: reconnectBackoff,
+    // Sent in the start-up message, so they hold on every connection from its first statement.
+    connection: { statement_timeout: limits.statementTimeoutMs, lock_timeout: limits.lockTimeoutMs },
   });
   const db = drizzlePostgres(preparingStatements(client), { schema, casing: "snake_case" }) as unknown as Database;
+  registerSignalBinding(db, (signal) => {
+    // The same pool and the same drizzle handle, with a session whose client abandons its queries on abort.
+    const { session } = db as unknown as { session: object };
+    const bound = Object.create(session, { client: { value: preparingStatements(client, signal) } }) as object;
+    return Object.create(db, { session: { value: bound } }) as Database;
+  });
   return {
     db,
     kind: "postgres",

@@ -49,6 +49,9 @@ export const EnvSchema = z.object({
   DATABASE_APP_URL: postgresUrl.optional(),
   DATABASE_APP_PASSWORD: z.string().min(1).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
+  DATABASE_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(2000),
+  CALL_DEADLINE_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   REDIS_URL: z
     .string()
     .refine((v) => /^rediss?:\/\//.test(v), "must be a redis:// or rediss:// URL")
@@ -109,7 +112,16 @@ export type Config = {
   dataDir: string;
   database:
     | { kind: "pglite"; dataDir: string }
-    | { kind: "postgres"; ownerUrl: string; appUrl: string; appUrlGiven: boolean; appPassword?: string; poolSize: number };
+    | {
+        kind: "postgres";
+        ownerUrl: string;
+        appUrl: string;
+        appUrlGiven: boolean;
+        appPassword?: string;
+        poolSize: number;
+        /** PostgreSQL's statement_timeout and lock_timeout on every connection of the server's pool. */
+        limits: { statementTimeoutMs: number; lockTimeoutMs: number };
+      };
   redis: { url: string; explicit: boolean };
   /** Origins allowed to send cookie-authenticated mutations (besides the server's own host). */
   allowedOrigins: string[];
@@ -131,6 +143,11 @@ export type Config = {
   /** `/metrics`: the bearer token it needs; without one it is served only to loopback in development. */
   metrics: { token: string | null; openOnLoopback: boolean };
   shutdownTimeoutMs: number;
+  /**
+   * How long a call (tRPC, or a socket's handshake) may take from its arrival: past it, it answers
+   * SERVICE_UNAVAILABLE with retryAfterSeconds, and its queries are abandoned.
+   */
+  callDeadlineMs: number;
   /** Serve the live inbox page at /demo (default: on with the embedded database, off otherwise). */
   demoPage: boolean;
   /** What this process runs: the tRPC API, the Socket.IO hub, the outbox relay (all by default). */
@@ -268,6 +285,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         appUrlGiven: e.DATABASE_APP_URL !== undefined,
         appPassword: e.DATABASE_APP_PASSWORD,
         poolSize: e.DATABASE_POOL_SIZE,
+        limits: { statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS, lockTimeoutMs: e.DATABASE_LOCK_TIMEOUT_MS },
       }
     : { kind: "pglite", dataDir: `${e.DATA_DIR}/pg` };
 
@@ -300,6 +318,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trpcMaxBatch: e.TRPC_MAX_BATCH,
     metrics: { token: e.METRICS_TOKEN ?? null, openOnLoopback: !e.METRICS_TOKEN && e.NODE_ENV === "development" },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    callDeadlineMs: e.CALL_DEADLINE_MS,
     demoPage: e.DEMO_PAGE ?? !e.DATABASE_URL,
     roles: { api: e.ROLES.includes("api"), hub: e.ROLES.includes("hub"), relay: e.ROLES.includes("relay") },
     stream: { maxLen: e.STREAM_MAXLEN, ttlSeconds: e.STREAM_TTL_SECONDS },

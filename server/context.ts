@@ -46,6 +46,11 @@ export type RequestMeta = {
   originAllowed: boolean;
   /** The `Idempotency-Key` header as sent (checked by the procedures that take one), or null. */
   idempotencyKey: string | null;
+  /**
+   * When the HTTP request arrived (`performance.now()`): its calls' deadline (CALL_DEADLINE_MS) counts
+   * from here. Unset (a caller made in code, used for many calls): each call's counts from its start.
+   */
+  startedAt?: number;
 };
 
 export type Auth = { session: ValidSession; user: SessionUser };
@@ -75,6 +80,7 @@ export function createContextInner(opts: {
     credentialSource: opts.request?.credentialSource ?? (opts.auth ? "bearer" : null),
     originAllowed: opts.request?.originAllowed ?? true,
     idempotencyKey: opts.request?.idempotencyKey ?? null,
+    startedAt: opts.request?.startedAt,
   };
   return {
     ...opts.deps,

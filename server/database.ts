@@ -21,7 +21,7 @@ export async function openConfiguredDatabase(config: Config): Promise<OpenedData
   } catch (err) {
     throw explainDatabaseFailure(err, ownerUrl, "DATABASE_URL") ?? err;
   }
-  const database = openPostgres(appUrl, poolSize);
+  const database = openPostgres(appUrl, poolSize, config.database.limits);
   try {
     await database.ping();
   } catch (err) {

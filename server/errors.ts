@@ -110,3 +110,51 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/** statement_timeout (or a cancelled statement) and lock_timeout: the database is slow or busy, not wrong. */
+export const PG_QUERY_CANCELED = "57014";
+export const PG_LOCK_NOT_AVAILABLE = "55P03";
+
+/** ioredis's own errors for a server it cannot reach or that stopped answering. */
+const REDIS_UNAVAILABLE = /^(Connection is closed\.|Stream isn't writeable and enableOfflineQueue options is false|Command timed out|connect ETIMEDOUT)$/;
+
+/** How long a caller is told to wait after an outage answer: short, since outages are usually brief. */
+export const OUTAGE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * True when an error is a temporary failure of the database or Redis: unreachable, restarting, too slow
+ * (statement or lock timeout). The call may succeed if made again, so it answers SERVICE_UNAVAILABLE.
+ */
+export function isTemporaryFailure(error: unknown): boolean {
+  if (isDatabaseUnavailable(error)) return true;
+  const code = pgErrorCode(error);
+  if (code === PG_QUERY_CANCELED || code === PG_LOCK_NOT_AVAILABLE) return true;
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 6; depth++) {
+    if ((current as { name?: unknown }).name === "MaxRetriesPerRequestError") return true;
+    const message = (current as { message?: unknown }).message;
+    if (typeof message === "string" && REDIS_UNAVAILABLE.test(message)) return true;
+    const errno = (current as { code?: unknown }).code;
+    if (errno === "ECONNREFUSED" || errno === "ECONNRESET" || errno === "ETIMEDOUT" || errno === "EPIPE") return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** The answer to a temporary failure: SERVICE_UNAVAILABLE, nothing written, try again shortly. */
+export function serviceUnavailable(cause: unknown): AppError {
+  const what = isDatabaseUnavailable(cause) ? "The database is unavailable" : pgErrorCode(cause) ? "The database is too slow to answer" : "A service the server needs is unavailable";
+  return new AppError("SERVICE_UNAVAILABLE", `${what}: try again shortly.`, { retryAfterSeconds: OUTAGE_RETRY_AFTER_SECONDS }, { cause });
+}
+
+/** A call that ran out of time (CALL_DEADLINE_MS), usually because the database or Redis did not answer. */
+export class DeadlineExceededError extends AppError {
+  constructor(readonly deadlineMs: number) {
+    super("SERVICE_UNAVAILABLE", `The call did not finish within ${deadlineMs / 1000} s: try again shortly.`, { retryAfterSeconds: OUTAGE_RETRY_AFTER_SECONDS });
+    this.name = "DeadlineExceededError";
+  }
+}
+
+export function deadlineExceeded(deadlineMs: number): DeadlineExceededError {
+  return new DeadlineExceededError(deadlineMs);
+}

@@ -1,8 +1,10 @@
 import "./zod-messages";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { Transaction } from "../db/client";
+import { bindToSignal, orAbort } from "../db/query-abort";
+import { startDeadline } from "./call-deadline";
 import type { Context } from "./context";
-import { AppError, isDatabaseUnavailable, toTRPCError, unstorableStringPath, ZodError, zodIssues, type FieldIssue } from "./errors";
+import { AppError, isTemporaryFailure, serviceUnavailable, toTRPCError, unstorableStringPath, ZodError, zodIssues, type FieldIssue } from "./errors";
 import { bindScope } from "./db-scope";
 import type { RateLimitName } from "./rate-limits";
 import { IDEMPOTENT_REPLAYED_HEADER, idempotencyRequestOf } from "./idempotency/request";
@@ -49,10 +51,14 @@ export const createCallerFactory = t.createCallerFactory;
 const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
   const started = performance.now();
   if (ctx.failure !== undefined) {
+    // The session check failed: temporarily (the database down, or past the deadline) or not.
+    const failure = ctx.failure instanceof AppError ? ctx.failure : isTemporaryFailure(ctx.failure) ? serviceUnavailable(ctx.failure) : undefined;
+    if (failure) {
+      ctx.log.warn({ path, type, err: (ctx.failure as Error).message }, "could not prepare the call");
+      throw toTRPCError(failure);
+    }
     ctx.log.error({ path, type, err: ctx.failure }, "could not prepare the call");
-    throw isDatabaseUnavailable(ctx.failure)
-      ? new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "The database is unavailable: try again shortly.", cause: ctx.failure })
-      : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: ctx.failure });
+    throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: ctx.failure });
   }
   const result = await next();
   const ms = Math.round((performance.now() - started) * 10) / 10;
@@ -70,11 +76,13 @@ const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
   }
   ctx.metrics.calls.observe({ path, type, code: result.error.code }, ms / 1000);
   if (result.error.code === "INTERNAL_SERVER_ERROR") {
-    ctx.log.error({ path, type, ms, err: cause ?? result.error }, "call failed");
-    if (isDatabaseUnavailable(cause)) {
-      // The transaction could not commit: nothing was written. Say so plainly; the client may retry.
-      throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "The database is unavailable: try again shortly.", cause });
+    // The database or Redis failed or timed out (statement_timeout, lock_timeout): say so plainly, with
+    // when to retry. A transaction that could not commit wrote nothing.
+    if (isTemporaryFailure(cause)) {
+      ctx.log.warn({ path, type, ms, err: (cause as Error).message }, "call failed for now");
+      throw toTRPCError(serviceUnavailable(cause));
     }
+    ctx.log.error({ path, type, ms, err: cause ?? result.error }, "call failed");
   } else {
     ctx.log.info({ path, type, ms, code: result.error.code }, "call refused");
   }
@@ -108,7 +116,28 @@ const requestGuard = t.middleware(({ ctx, type, getRawInput, next }) => {
   });
 });
 
-export const publicProcedure = t.procedure.use(callBoundary).use(requestGuard);
+/**
+ * Every call answers within CALL_DEADLINE_MS of its request's arrival. Past it, the call answers
+ * SERVICE_UNAVAILABLE with retryAfterSeconds (from the call boundary, which maps the AppError), and its
+ * work stops where it can: the procedure's database handle and hire writer abandon their queries and
+ * waiting hires. A client that goes away aborts the same way (tRPC's signal).
+ */
+const callDeadline = t.middleware(async ({ ctx, signal, next }) => {
+  const deadline = startDeadline({ ms: ctx.config.callDeadlineMs, startedAt: ctx.request.startedAt, parent: signal ?? undefined });
+  try {
+    return await orAbort(next({ ctx: { db: bindToSignal(ctx.db, deadline.signal), hireWriter: ctx.hireWriter.bound(deadline.signal) } }), deadline.signal);
+  } catch (err) {
+    // Aborted by tRPC's signal: the client went away, and nobody reads this answer.
+    if (signal?.aborted && err === deadline.signal.reason) {
+      throw new TRPCError({ code: "CLIENT_CLOSED_REQUEST", message: "The client went away before the answer.", cause: err });
+    }
+    throw err;
+  } finally {
+    deadline.done();
+  }
+});
+
+export const publicProcedure = t.procedure.use(callBoundary).use(callDeadline).use(requestGuard);
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.auth) {

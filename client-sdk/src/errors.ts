@@ -2,7 +2,7 @@ import { TRPCClientError } from "@trpc/client";
 import type { ApiErrorShape } from "./generated/router";
 
 /** The error codes a caller is most likely to handle; any other tRPC code may also appear. */
-export type AiutamiErrorCode = ApiErrorShape["data"]["code"] | "NETWORK_ERROR";
+export type AiutamiErrorCode = ApiErrorShape["data"]["code"] | "NETWORK_ERROR" | "TOO_MANY_CONNECTIONS";
 
 /** One field's problem in a BAD_REQUEST: `path` is the field (e.g. `"email"`, `"near.lat"`). */
 export type FieldIssue = { path: string; message: string };
@@ -17,13 +17,13 @@ export type FieldIssue = { path: string; message: string };
  * }
  */
 export class AiutamiError extends Error {
-  /** `UNAUTHORIZED`, `FORBIDDEN`, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `NOT_FOUND`, `CONFLICT`, … or `NETWORK_ERROR`. */
+  /** `UNAUTHORIZED`, `FORBIDDEN`, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `NOT_FOUND`, `CONFLICT`, `SERVICE_UNAVAILABLE`, … or `NETWORK_ERROR`. */
   readonly code: AiutamiErrorCode;
   /** The HTTP status, when the server answered. */
   readonly httpStatus: number | undefined;
   /** For BAD_REQUEST: each failing field and why. Empty otherwise. */
   readonly issues: FieldIssue[];
-  /** For TOO_MANY_REQUESTS: how long to wait. */
+  /** For TOO_MANY_REQUESTS, and SERVICE_UNAVAILABLE (the server's database or Redis is down or slow): how long to wait before trying again. */
   readonly retryAfterSeconds: number | undefined;
   /** The server's request id: quote it when reporting a problem. */
   readonly requestId: string | undefined;

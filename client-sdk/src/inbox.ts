@@ -1,6 +1,6 @@
 import type { inferRouterOutputs } from "@trpc/server";
 import { io, type Socket } from "socket.io-client";
-import type { ClientToServerEvents, ReadEvent, ServerToClientEvents } from "../../server/hub/events";
+import type { ClientToServerEvents, HubErrorData, ReadEvent, ServerToClientEvents } from "../../server/hub/events";
 import { AiutamiError } from "./errors";
 import type { AppRouter } from "./generated/router";
 import type { TokenStorage } from "./storage";
@@ -27,7 +27,13 @@ export type InboxEvents = {
   status: (status: InboxStatus) => void;
   /** The unread count changed. */
   unreadCount: (count: number) => void;
-  /** The socket was refused (e.g. UNAUTHORIZED after a log-out elsewhere); it will not retry. */
+  /**
+   * The server refused the socket for good: `UNAUTHORIZED` (the session is unknown, expired or revoked,
+   * e.g. after a log-out elsewhere), `FORBIDDEN`, `BAD_REQUEST`, or `TOO_MANY_CONNECTIONS` (the user holds
+   * `HUB_MAX_SOCKETS_PER_USER` already: close another tab). The inbox stops and goes `offline`.
+   * A temporary refusal (`SERVICE_UNAVAILABLE`: the server's database or Redis is down) is no error: the
+   * inbox stays `reconnecting` and tries again with backoff until the server is back.
+   */
   error: (error: AiutamiError) => void;
 };
 
@@ -44,6 +50,10 @@ export type InboxHost = {
 
 const RESUME_KEY = "aiutami:inbox:last";
 const SEEN_LIMIT = 2000;
+/** Refusals the same handshake would get again: retrying cannot help. Anything else is tried again. */
+const FINAL_REFUSALS = new Set<string>(["UNAUTHORIZED", "FORBIDDEN", "BAD_REQUEST", "TOO_MANY_CONNECTIONS"]);
+/** A connection that held this long starts the backoff afresh when it drops. */
+const STABLE_MS = 5000;
 
 /**
  * The live inbox: one socket per client, reconnecting with backoff and jitter, resuming after the
@@ -63,7 +73,9 @@ export class NotificationInbox {
   private last: { id: string; seq: number } | null;
   private currentStatus: InboxStatus = "offline";
   private count = 0;
-  private serverCloses = 0;
+  /** Attempts since the last connection that held: the backoff's exponent. */
+  private attempts = 0;
+  private connectedAt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal created by the client */
@@ -144,31 +156,31 @@ export class NotificationInbox {
     });
     this.socket = socket;
     socket.on("connect", () => {
-      this.serverCloses = 0;
+      this.connectedAt = Date.now();
       this.setStatus("connected");
       void this.refreshCount();
     });
     socket.on("disconnect", (reason) => {
-      if (reason === "io server disconnect") {
-        // The server closed the socket (a revoked session, or so that the client resumes): Socket.IO
-        // does not retry that by itself. Try again with backoff; a refusal then says why.
-        const delay = Math.min(this.host.socket.reconnectionDelayMaxMs, this.host.socket.reconnectionDelayMs * 2 ** this.serverCloses++);
-        this.setStatus("reconnecting");
-        this.retryTimer = setTimeout(() => this.socket === socket && socket.connect(), delay * (0.75 + Math.random() * 0.5));
-        return;
-      }
+      if (Date.now() - this.connectedAt >= STABLE_MS) this.attempts = 0;
+      // The server closed the socket (a revoked session, or so that the client resumes): Socket.IO does not
+      // retry that by itself. Try again with backoff; a refusal then says why.
+      if (reason === "io server disconnect") return this.retryLater(socket);
       this.setStatus(socket.active ? "reconnecting" : "offline");
     });
-    socket.on("connect_error", (err: Error & { data?: { code?: string } }) => {
+    socket.on("connect_error", (err: Error & { data?: Partial<HubErrorData> }) => {
       const code = err.data?.code;
-      if (code === "UNAUTHORIZED" || code === "FORBIDDEN" || code === "BAD_REQUEST") {
-        // The server said no: retrying would only repeat it.
+      if (code !== undefined && FINAL_REFUSALS.has(code)) {
+        // The server said no for good: retrying would only repeat it.
         socket.disconnect();
         this.setStatus("offline");
         this.emit("error", new AiutamiError(err.message, { code }));
-      } else {
-        this.setStatus("reconnecting");
+        return;
       }
+      // A transport error (the server unreachable): Socket.IO's manager retries by itself, with backoff.
+      if (socket.active) return this.setStatus("reconnecting");
+      // Refused for now (SERVICE_UNAVAILABLE: the server's database or Redis is down): Socket.IO stops
+      // after any refusal, so try again here, no sooner than the server asked.
+      this.retryLater(socket, (err.data?.retryAfterSeconds ?? 0) * 1000);
     });
     socket.on("notification", (n) => this.receive(n));
     socket.on("notifications:read", (event) => {
@@ -176,6 +188,20 @@ export class NotificationInbox {
       if ("all" in event) this.setCount(0);
       else void this.refreshCount();
     });
+  }
+
+  /**
+   * Connects again after a delay: exponential from `reconnectionDelayMs` up to `reconnectionDelayMaxMs`,
+   * each time a random 50-100 % of it (jitter, so devices refused together do not return together), and
+   * never sooner than `minMs` (the server's retryAfterSeconds, spread over half as much again).
+   */
+  private retryLater(socket: Socket<ServerToClientEvents<Notification>, ClientToServerEvents>, minMs = 0): void {
+    const { reconnectionDelayMs, reconnectionDelayMaxMs } = this.host.socket;
+    const backoff = Math.min(reconnectionDelayMaxMs, reconnectionDelayMs * 2 ** this.attempts++) * (0.5 + Math.random() / 2);
+    const delay = Math.max(backoff, minMs * (1 + Math.random() / 2));
+    this.setStatus("reconnecting");
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.socket === socket && socket.connect(), delay);
   }
 
   private receive(n: Notification): void {

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { rowsOf, type Database } from "../../db/client";
-import { AppError, isDatabaseUnavailable, pgErrorCode } from "../errors";
+import { bindToSignal } from "../../db/query-abort";
+import { AppError, DeadlineExceededError, isDatabaseUnavailable, pgErrorCode, PG_LOCK_NOT_AVAILABLE } from "../errors";
 import type { Logger } from "../logger";
 import type { TenantRole } from "../tenants/resolve";
 
@@ -29,7 +30,13 @@ export type HireOutcome = {
   replay_fingerprint: string | null; replay_response: Json | null;
 };
 
-type Waiting = { statement: HireStatement; resolve(row: HireOutcome | undefined): void; reject(err: unknown): void };
+type Waiting = {
+  statement: HireStatement;
+  resolve(row: HireOutcome | undefined): void;
+  reject(err: unknown): void;
+  /** The call's signal (its deadline, or its client gone), when it came through a bound writer. */
+  signal?: AbortSignal;
+};
 
 /**
  * Writes hires with group commit. A hire that finds the writer idle goes to PostgreSQL at once (after
@@ -47,6 +54,11 @@ type Waiting = { statement: HireStatement; resolve(row: HireOutcome | undefined)
  * only the one at fault fails. When the database is unreachable they all fail at once, as they would
  * alone. A hire's idempotency key is claimed by its own statement item, in the batch's transaction, so
  * the key commits exactly when the hire does (migration 0014).
+ *
+ * Bounded waits: a hire whose call ends (its deadline, or its client gone) while it waits here leaves the
+ * queue unwritten. A statement is abandoned (not sent, or cancelled in PostgreSQL: nothing of it is
+ * written) when one of its hires reaches its call's deadline, since that call has answered
+ * SERVICE_UNAVAILABLE and must not commit afterwards, or when every one of its calls has ended.
  */
 export class HireWriter {
   private readonly queue: Waiting[] = [];
@@ -62,14 +74,47 @@ export class HireWriter {
   ) {}
 
   /** Writes one hire (in a batch or alone) and answers its outcome once that has committed. */
-  create(statement: HireStatement): Promise<HireOutcome | undefined> {
+  create(statement: HireStatement, signal?: AbortSignal): Promise<HireOutcome | undefined> {
     if (this.queue.length >= this.opts.maxQueued) {
       return Promise.reject(new AppError("SERVICE_UNAVAILABLE", "Too many hires are waiting to be written: try again in a second.", { retryAfterSeconds: 1 }));
     }
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise((resolve, reject) => {
-      this.queue.push({ statement, resolve, reject });
+      const waiting: Waiting = { statement, resolve, reject, signal };
+      signal?.addEventListener("abort", () => {
+        const at = this.queue.indexOf(waiting);
+        if (at === -1) return; // in a statement already: see statementSignal
+        this.queue.splice(at, 1);
+        reject(signal.reason);
+      }, { once: true });
+      this.queue.push(waiting);
       this.schedule();
     });
+  }
+
+  /**
+   * This writer as one call sees it: its hires carry the call's signal. The queue and the statements
+   * are this writer's own.
+   * @example createHire({ writer: ctx.hireWriter.bound(deadline.signal), … })
+   */
+  bound(signal: AbortSignal): HireWriter {
+    return Object.create(this, { create: { value: (statement: HireStatement) => this.create(statement, signal) } }) as HireWriter;
+  }
+
+  /** Aborts when one of the batch's calls reaches its deadline, or when all of them have ended. */
+  private statementSignal(batch: Waiting[]): AbortSignal | undefined {
+    const calls = batch.flatMap((w) => (w.signal ? [w.signal] : []));
+    if (calls.length === 0) return undefined;
+    const controller = new AbortController();
+    let ended = 0;
+    for (const signal of calls) {
+      signal.addEventListener("abort", () => {
+        // A call past its deadline has answered SERVICE_UNAVAILABLE: its hire must not commit afterwards.
+        // A call whose client left is owed nothing, but the others in the statement still wait for it.
+        if (signal.reason instanceof DeadlineExceededError || ++ended === batch.length) controller.abort(signal.reason);
+      }, { once: true });
+    }
+    return controller.signal;
   }
 
   private schedule() {
@@ -95,15 +140,17 @@ export class HireWriter {
   }
 
   private async write(batch: Waiting[]): Promise<void> {
+    const signal = this.statementSignal(batch);
+    const db = signal ? bindToSignal(this.db, signal) : this.db;
     if (batch.length === 1) {
-      await this.alone(batch[0]!);
+      await this.alone(batch[0]!, db);
       return;
     }
     let rows: Array<HireOutcome & { idx: number }>;
     this.stats.statements++;
     this.stats.hires += batch.length;
     try {
-      rows = rowsOf(await this.db.execute(sql`select * from app_create_hires(${JSON.stringify(batch.map((w, i) => ({ ...w.statement, i })))}::jsonb)`));
+      rows = rowsOf(await db.execute(sql`select * from app_create_hires(${JSON.stringify(batch.map((w, i) => ({ ...w.statement, i })))}::jsonb)`));
     } catch (err) {
       if (!hireAtFault(err)) {
         for (const w of batch) w.reject(err);
@@ -112,7 +159,7 @@ export class HireWriter {
       // Nothing of the batch was written: each hire on its own, in order, so only the faulty one fails.
       this.log.warn({ err, hires: batch.length }, "a group commit of hires failed; writing them one at a time");
       for (const [i, w] of batch.entries()) {
-        const failure = await this.alone(w);
+        const failure = await this.alone(w, db);
         if (failure !== undefined && !hireAtFault(failure)) {
           // The database went away meanwhile: the rest would fail the same way, one slow attempt each.
           for (const rest of batch.slice(i + 1)) rest.reject(failure);
@@ -126,12 +173,12 @@ export class HireWriter {
   }
 
   /** One hire in its own statement; answers it, and returns its error if it failed. */
-  private async alone(w: Waiting): Promise<unknown> {
+  private async alone(w: Waiting, db: Database): Promise<unknown> {
     const s = w.statement;
     this.stats.statements++;
     this.stats.hires++;
     try {
-      const result = await this.db.execute(sql`
+      const result = await db.execute(sql`
         select outcome, tenant_id, tenant_slug, tenant_name, member_role, seq, notified_at, payload, replay_fingerprint, replay_response from app_create_hire(
           ${s.user}::uuid, ${s.ref}::text,
           ${s.hire_id}::uuid, ${s.provider}::uuid, ${s.job}::text, ${s.location}::text, ${s.lat}::float8, ${s.lng}::float8,
@@ -151,11 +198,11 @@ export class HireWriter {
 /**
  * True when a failed statement was refused for one of its hires' data (a constraint, a value PostgreSQL
  * will not take), so running the hires one by one isolates it. Not for a database that is unreachable,
- * shutting down or out of resources (SQLSTATE classes 08, 53, 57, 58), or an error without a SQLSTATE:
- * every hire would fail that way again.
+ * shutting down, out of resources or out of time (SQLSTATE classes 08, 53, 57, 58, and lock_timeout's
+ * 55P03), or an error without a SQLSTATE: every hire would fail that way again.
  */
 function hireAtFault(err: unknown): boolean {
   if (isDatabaseUnavailable(err)) return false;
   const code = pgErrorCode(err);
-  return code !== undefined && !/^(08|53|57|58)/.test(code);
+  return code !== undefined && code !== PG_LOCK_NOT_AVAILABLE && !/^(08|53|57|58)/.test(code);
 }

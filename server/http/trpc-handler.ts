@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
+import { orAbort } from "../../db/query-abort";
 import { readSessionCookie } from "../auth/cookies";
+import { startDeadline } from "../call-deadline";
 import { validateSessionToken } from "../auth/sessions";
 import { createContextInner, type AppDeps } from "../context";
 import { appRouter } from "../router";
@@ -10,15 +12,20 @@ import { bearerTokenOf, clientAddressOf, idempotencyKeyOf, isOriginAllowed, tena
 
 /** The adapter's context: reads the session (bearer first, then cookie) and the request's metadata. */
 export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res: ServerResponse, requestId: string) {
+  const startedAt = performance.now();
   const bearer = bearerTokenOf(req);
   const cookieToken = bearer ? undefined : readSessionCookie(req.headers.cookie);
   const token = bearer ?? cookieToken;
   let auth: Awaited<ReturnType<typeof validateSessionToken>> = null;
   let failure: unknown;
+  // The session check counts against the calls' deadline (a database that does not answer fails it).
+  const deadline = token ? startDeadline({ ms: deps.config.callDeadlineMs, startedAt }) : null;
   try {
-    auth = token ? await validateSessionToken({ db: deps.db, token, now: deps.clock(), policy: deps.config.session, cache: deps.sessionCache }) : null;
+    auth = token && deadline ? await orAbort(validateSessionToken({ db: deps.db, token, now: deps.clock(), policy: deps.config.session, cache: deps.sessionCache }), deadline.signal) : null;
   } catch (err) {
     failure = err; // answered by the call boundary, which knows the request id
+  } finally {
+    deadline?.done();
   }
   return createContextInner({
     deps,
@@ -31,6 +38,7 @@ export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res
       credentialSource: bearer ? "bearer" : cookieToken ? "cookie" : null,
       originAllowed: isOriginAllowed(req, deps.config.allowedOrigins, deps.config.trustProxy),
       idempotencyKey: idempotencyKeyOf(req),
+      startedAt,
     },
     response: { setCookie: (cookie) => res.appendHeader("set-cookie", cookie), setHeader: (name, value) => res.setHeader(name, value) },
     failure,

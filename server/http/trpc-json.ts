@@ -36,8 +36,8 @@ function wantsStream(req: IncomingMessage): boolean {
  * The helpers come from `@trpc/server/unstable-core-do-not-import`, tRPC's internals: the version is
  * pinned to patch releases (`~11.25`), and the conformance test fails if an update changes an answer.
  *
- * One difference: procedures get no abort signal (the adapter's aborts when the client goes away).
- * None of ours reads it; a procedure that needs one must not be served here.
+ * Procedures get an abort signal, as under the adapter: it aborts when the client goes away before the
+ * answer is written, and a call of the request that has not started by then is not started at all.
  */
 export function createJsonCallHandler<TContext>(opts: {
   router: AnyTRPCRouter;
@@ -97,6 +97,11 @@ export function createJsonCallHandler<TContext>(opts: {
 
     // From here on the request is ours. The context is made first, as tRPC makes it, and the body
     // is parsed when the first procedure asks for its input (so bad JSON fails that call, as there).
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) gone.abort(new TRPCError({ code: "CLIENT_CLOSED_REQUEST", message: "The client went away before the answer." }));
+    };
+    res.once("close", onClose);
     const bodyText = method === "POST" ? readBody(req, length) : Promise.resolve(search?.get("input") ?? "");
     bodyText.catch(() => {}); // a procedure without input never reads it; a lost body fails the calls that do
     let ctx: TContext | undefined;
@@ -135,7 +140,8 @@ export function createJsonCallHandler<TContext>(opts: {
       const path = paths[index]!;
       try {
         if (ctxError) throw ctxError;
-        const data = await procedure({ path, getRawInput: async () => (await readInputs())[index], ctx, type, signal: undefined, batchIndex: index });
+        gone.signal.throwIfAborted();
+        const data = await procedure({ path, getRawInput: async () => (await readInputs())[index], ctx, type, signal: gone.signal, batchIndex: index });
         return [undefined, data];
       } catch (cause) {
         const error = getTRPCErrorFromUnknown(cause);
@@ -144,6 +150,7 @@ export function createJsonCallHandler<TContext>(opts: {
       }
     });
     const results = await Promise.all(calls);
+    res.off("close", onClose);
     const json = results.map(([error, data], index) =>
       error ? { error: getErrorShape({ config, ctx, error, input: inputs?.[index], path: paths[index]!, type }) } : { result: { data } },
     );

@@ -22,5 +22,13 @@ export type ClientToServerEvents = Record<string, never>;
 /** What the socket handshake carries: the session token, and the id of the last notification seen. */
 export type HubAuth = { token?: string; lastId?: string };
 
-/** Error `data.code` on a refused connection, so a client can tell why. */
-export type HubErrorCode = "UNAUTHORIZED" | "FORBIDDEN" | "BAD_REQUEST";
+/**
+ * Error `data.code` on a refused connection, so a client can tell why. UNAUTHORIZED (the session is
+ * missing, unknown, expired or revoked), FORBIDDEN and BAD_REQUEST are final: the same handshake would be
+ * refused again. SERVICE_UNAVAILABLE is temporary (the database or Redis failed or did not answer in
+ * time): connect again after `retryAfterSeconds`, with backoff.
+ */
+export type HubErrorCode = "UNAUTHORIZED" | "FORBIDDEN" | "BAD_REQUEST" | "TOO_MANY_CONNECTIONS" | "SERVICE_UNAVAILABLE";
+
+/** The `data` of a refused connection's error (`connect_error` in socket.io-client). */
+export type HubErrorData = { code: HubErrorCode; retryAfterSeconds?: number };

@@ -2,10 +2,14 @@ import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { inArray } from "drizzle-orm";
 import type { Redis } from "ioredis";
 import { Server, type Socket } from "socket.io";
+import type { Database } from "../../db/client";
+import { bindToSignal, orAbort } from "../../db/query-abort";
 import { sessions } from "../../db/schema";
 import { readSessionCookie } from "../auth/cookies";
 import { sessionExpiry, validateSessionToken } from "../auth/sessions";
+import { startDeadline } from "../call-deadline";
 import type { AppDeps } from "../context";
+import { DeadlineExceededError, isTemporaryFailure, OUTAGE_RETRY_AFTER_SECONDS } from "../errors";
 import { isOriginAllowed } from "../http/request-meta";
 import type { Notification } from "../notifications/schemas";
 import type { NotificationRecord } from "../notifications/service";
@@ -13,7 +17,7 @@ import { latestSeq, notificationsAfter, seqOfNotification } from "../notificatio
 import { parseEntry, streamKey, type StreamEvent } from "../notifications/stream";
 import { DeliveryChannel } from "./delivery";
 import { SocketLimit } from "./socket-limit";
-import type { ClientToServerEvents, HubAuth, HubErrorCode, ServerToClientEvents } from "./events";
+import type { ClientToServerEvents, HubAuth, HubErrorCode, HubErrorData, ServerToClientEvents } from "./events";
 import { StreamReaderPool } from "./stream-readers";
 
 type SocketData = { userId: string; sessionId: string; channel: DeliveryChannel };
@@ -23,8 +27,17 @@ type HubSocket = Socket<ClientToServerEvents, Events, Record<string, never>, Soc
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CATCH_UP_PAGE = 500;
 
+/** A handshake refused for a reason of its own: final, or SERVICE_UNAVAILABLE for a connection gone. */
+class HubRefusal extends Error {
+  constructor(readonly code: HubErrorCode, message: string) {
+    super(message);
+  }
+}
+
+/** The error Socket.IO sends as `connect_error`, with the `data` the client reads. */
 function refuse(code: HubErrorCode, message: string): Error {
-  return Object.assign(new Error(message), { data: { code } });
+  const data: HubErrorData = code === "SERVICE_UNAVAILABLE" ? { code, retryAfterSeconds: OUTAGE_RETRY_AFTER_SECONDS } : { code };
+  return Object.assign(new Error(message), { data });
 }
 
 /** Strips the recipient (the socket already belongs to them) to the public Notification shape. */
@@ -137,29 +150,28 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
     }
   }
 
-  io.use(async (socket, next) => {
-    try {
-      const auth = (socket.handshake.auth ?? {}) as HubAuth;
-      const token = typeof auth.token === "string" ? auth.token : readSessionCookie(socket.handshake.headers.cookie);
-      if (!token) return next(refuse("UNAUTHORIZED", "Send the session token in the handshake: auth: { token }."));
-      if (typeof auth.token !== "string" && socket.handshake.headers.origin === undefined) {
-        return next(refuse("FORBIDDEN", "A cookie-authenticated connection needs an allowed Origin."));
-      }
-      if (auth.lastId !== undefined && (typeof auth.lastId !== "string" || !UUID.test(auth.lastId))) {
-        return next(refuse("BAD_REQUEST", "lastId must be the id of a notification."));
-      }
-      const valid = await validateSessionToken({ db, token, now: deps.clock(), policy: config.session });
-      if (!valid) return next(refuse("UNAUTHORIZED", "The session is unknown, expired or revoked: log in again."));
-      const overLimit = socketLimit.admit(valid.user.id, socket);
-      if (overLimit) return next(overLimit);
-      socket.data.userId = valid.user.id;
-      socket.data.sessionId = valid.session.id;
-      next();
-    } catch (err) {
-      log.error({ err }, "socket authentication failed");
-      next(refuse("UNAUTHORIZED", "Could not check the session."));
+  /**
+   * Checks the handshake and puts the session's user and id on the socket. Throws a HubRefusal (final)
+   * for a handshake that can never succeed; anything else it throws is a failure of the database.
+   */
+  async function authenticate(socket: HubSocket, db: Database): Promise<void> {
+    const auth = (socket.handshake.auth ?? {}) as HubAuth;
+    const token = typeof auth.token === "string" ? auth.token : readSessionCookie(socket.handshake.headers.cookie);
+    if (!token) throw new HubRefusal("UNAUTHORIZED", "Send the session token in the handshake: auth: { token }.");
+    if (typeof auth.token !== "string" && socket.handshake.headers.origin === undefined) {
+      throw new HubRefusal("FORBIDDEN", "A cookie-authenticated connection needs an allowed Origin.");
     }
-  });
+    if (auth.lastId !== undefined && (typeof auth.lastId !== "string" || !UUID.test(auth.lastId))) {
+      throw new HubRefusal("BAD_REQUEST", "lastId must be the id of a notification.");
+    }
+    // Null only for a session that is really unknown, expired or revoked; a check that fails throws.
+    const valid = await validateSessionToken({ db, token, now: deps.clock(), policy: config.session });
+    if (!valid) throw new HubRefusal("UNAUTHORIZED", "The session is unknown, expired or revoked: log in again.");
+    const overLimit = socketLimit.admit(valid.user.id, socket);
+    if (overLimit) throw new HubRefusal("TOO_MANY_CONNECTIONS", overLimit.message);
+    socket.data.userId = valid.user.id;
+    socket.data.sessionId = valid.session.id;
+  }
 
   function unregister(socket: HubSocket) {
     openers.delete(socket.id);
@@ -184,11 +196,9 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
    * it; one committed before is either caught up (with lastId) or predates the device. Deliveries
    * wait until the connection is open.
    */
-  io.use(async (socket, next) => {
+  async function register(socket: HubSocket, db: Database): Promise<void> {
     const { userId } = socket.data;
     const lastId = (socket.handshake.auth as HubAuth).lastId;
-    // Gone while the session was checked: nothing to register, and no close event would follow.
-    if (socket.conn.readyState !== "open") return next(refuse("UNAUTHORIZED", "The connection closed during the handshake."));
     const channel = new DeliveryChannel(0, (n) => {
       deps.metrics.notificationsSent.inc();
       socket.emit("notification", publicShape(n) as Notification);
@@ -198,9 +208,6 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
     });
     socket.data.channel = channel;
     socket.on("disconnect", () => unregister(socket));
-    // A client that goes away while this middleware awaits never gets a "disconnect" (Socket.IO only
-    // emits it for connected sockets); the transport's close still comes.
-    socket.conn.once("close", () => unregister(socket));
     // The channel's first task: wait for the connection, then catch up. Live entries queue behind it.
     let open!: () => void;
     let prepared!: (knownSeq: number | null) => void;
@@ -220,13 +227,60 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
       const known = lastId ? await seqOfNotification(db, { userId, id: lastId }) : null;
       channel.lastSeq = known ?? (await latestSeq(db, userId));
       prepared(known);
-      next();
     } catch (err) {
       unregister(socket); // also drops the opener and closes the channel
-      log.error({ err, userId }, "socket registration failed");
-      next(refuse("UNAUTHORIZED", "Could not open the inbox; try again."));
+      throw err;
+    }
+  }
+
+  /**
+   * The handshake, within CALL_DEADLINE_MS: the session check, then the registration. Only a session that
+   * is really invalid (or a handshake that can never succeed) is refused for good; a database or Redis that
+   * fails or does not answer in time answers SERVICE_UNAVAILABLE, and the client tries again.
+   */
+  io.use(async (socket, next) => {
+    // A client that goes away while this awaits never gets a "disconnect" (Socket.IO only emits it for
+    // connected sockets); the transport's close still comes, and stops the work.
+    const gone = new AbortController();
+    const onClose = () => {
+      gone.abort(new HubRefusal("SERVICE_UNAVAILABLE", "The connection closed during the handshake."));
+      if (socket.data.channel) unregister(socket);
+    };
+    socket.conn.once("close", onClose);
+    const deadline = startDeadline({ ms: config.callDeadlineMs, parent: gone.signal });
+    const bound = bindToSignal(db, deadline.signal);
+    try {
+      await orAbort(
+        (async () => {
+          await authenticate(socket, bound);
+          // Gone while the session was checked: nothing to register. Past the deadline, the handshake
+          // has been answered: registering now would hold a socket nobody unregisters.
+          if (socket.conn.readyState !== "open") throw new HubRefusal("SERVICE_UNAVAILABLE", "The connection closed during the handshake.");
+          deadline.signal.throwIfAborted();
+          await register(socket, bound);
+        })(),
+        deadline.signal,
+      );
+      next();
+    } catch (err) {
+      if (socket.data.channel) unregister(socket); // the deadline came first: the registration stops here
+      socket.conn.off("close", onClose);
+      next(refusalOf(err, socket.data.userId));
+    } finally {
+      deadline.done();
     }
   });
+
+  /** The error a refused handshake answers: a HubRefusal as it is; any failure as a temporary one. */
+  function refusalOf(err: unknown, userId: string | undefined): Error {
+    if (err instanceof HubRefusal) return refuse(err.code, err.message);
+    if (isTemporaryFailure(err) || err instanceof DeadlineExceededError) {
+      log.warn({ err: (err as Error).message, userId }, "socket handshake failed for now; the client will retry");
+    } else {
+      log.error({ err, userId }, "socket handshake failed");
+    }
+    return refuse("SERVICE_UNAVAILABLE", "The inbox cannot open right now (the database or Redis is unavailable): try again shortly.");
+  }
 
   io.on("connection", (socket) => {
     const { userId } = socket.data;
@@ -254,12 +308,18 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
     });
   });
 
-  // Sessions revoked elsewhere are announced on the stream; this sweep also catches expiry.
+  // Sessions revoked elsewhere are announced on the stream; this sweep also catches expiry. Only rows read
+  // say a session is gone: a check that fails (the database down or too slow) disconnects nobody. One
+  // check at a time, each within the call deadline, so a database that hangs does not pile them up.
+  let sweeping = false;
   const sweep = setInterval(() => {
+    if (sweeping) return;
     const bySession = new Map<string, HubSocket[]>();
     for (const set of users.values()) for (const s of set) bySession.set(s.data.sessionId, [...(bySession.get(s.data.sessionId) ?? []), s]);
     if (bySession.size === 0) return;
-    void db
+    sweeping = true;
+    const deadline = startDeadline({ ms: config.callDeadlineMs });
+    void bindToSignal(db, deadline.signal)
       .select({ id: sessions.id, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt })
       .from(sessions)
       .where(inArray(sessions.id, [...bySession.keys()]))
@@ -268,7 +328,11 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
         const alive = new Set(rows.filter((r) => sessionExpiry(r, config.session).getTime() > now).map((r) => r.id));
         for (const [id, list] of bySession) if (!alive.has(id)) for (const s of list) s.disconnect(true);
       })
-      .catch((err: unknown) => log.warn({ err: (err as Error).message }, "session sweep failed"));
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, "session sweep failed; open sockets stay open"))
+      .finally(() => {
+        sweeping = false;
+        deadline.done();
+      });
   }, config.hub.sessionCheckMs);
   sweep.unref();
 
