@@ -2,7 +2,7 @@ import "./zod-messages";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { Transaction } from "../db/client";
 import type { Context } from "./context";
-import { AppError, isDatabaseUnavailable, toTRPCError, unstorableStringPath, ZodError, zodIssues, type FieldIssue } from "./errors";
+import { AppError, databaseRefusal, isDatabaseUnavailable, toTRPCError, unstorableStringPath, ZodError, zodIssues, type FieldIssue } from "./errors";
 import { bindScope } from "./db-scope";
 import { enterTenant, roleRefused, TENANT_REF_PATTERN, tenantNotFound, type TenantRole } from "./tenants/resolve";
 
@@ -66,14 +66,15 @@ const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
     ctx.log.info({ path, type, ms, code: cause.code, msg: cause.message }, "call refused");
     throw mapped;
   }
-  ctx.metrics.calls.observe({ path, type, code: result.error.code }, ms / 1000);
   if (result.error.code === "INTERNAL_SERVER_ERROR") {
-    ctx.log.error({ path, type, ms, err: cause ?? result.error }, "call failed");
-    if (isDatabaseUnavailable(cause)) {
-      // The transaction could not commit: nothing was written. Say so plainly; the client may retry.
-      throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "The database is unavailable: try again shortly.", cause });
-    }
+    // A statement the database refused (its transaction, if any, rolled back), for a value the schemas
+    // let through or a moment's outage: answered as what it is, and logged as the gap it is.
+    const refusal = databaseRefusal(cause);
+    ctx.metrics.calls.observe({ path, type, code: refusal?.code ?? result.error.code }, ms / 1000);
+    ctx.log.error({ path, type, ms, err: cause ?? result.error, answered: refusal?.code }, refusal ? "call refused by the database" : "call failed");
+    if (refusal) throw toTRPCError(refusal);
   } else {
+    ctx.metrics.calls.observe({ path, type, code: result.error.code }, ms / 1000);
     ctx.log.info({ path, type, ms, code: result.error.code }, "call refused");
   }
   return result;

@@ -55,7 +55,7 @@ async function exercise(findings: Findings, req: FuzzRequest): Promise<boolean> 
 
 describe("fuzz: every HTTP route", () => {
   it("answers any generated request with 4xx or a success, never a 500, and keeps serving", async () => {
-    const { seed, numRuns } = fuzzParams(400);
+    const { seed, numRuns } = fuzzParams(250);
     console.log(`routes fuzz: seed ${seed}, ${numRuns} requests (replay with FUZZ_SEED=${seed} FUZZ_RUNS=${numRuns})`);
     const findings = new Findings(server);
     await fc.assert(
@@ -64,11 +64,12 @@ describe("fuzz: every HTTP route", () => {
       }),
       { seed, numRuns, endOnFailure: true },
     );
+    await findings.collectDatabaseRefusals(creds);
     expect(findings.list.length, `${findings.list.length} failing request(s) of ${findings.requests}:\n${findings.report()}`).toBe(0);
   });
 
   it("survives requests no HTTP client would send (broken request lines, smuggling, bad chunks, cut bodies, odd upgrades)", async () => {
-    const { seed, numRuns } = fuzzParams(80);
+    const { seed, numRuns } = fuzzParams(60);
     const findings = new Findings(server);
     await fc.assert(
       fc.asyncProperty(rawRequestArbitrary, async (bytes) => {

@@ -171,7 +171,9 @@ function stringArbitrary(schema: JsonSchema): fc.Arbitrary<string> {
   if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern)).filter(fits);
   if (schema.format === "email") return fc.emailAddress().filter(fits);
   if (schema.format === "uuid") return fc.uuid();
-  return fc.string({ minLength: min, maxLength: Math.min(max, min + 40) });
+  // Mostly letters and digits with inner spaces (zod trims before it counts), now and then any grapheme.
+  const unit = fc.oneof({ arbitrary: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), weight: 12 }, { arbitrary: fc.constant(" "), weight: 2 }, { arbitrary: fc.string({ unit: "grapheme", minLength: 1, maxLength: 1 }), weight: 1 });
+  return fc.string({ unit, minLength: min, maxLength: Math.min(max, min + 40) }).map((s) => s.replace(/^\s|\s$/g, "x")).filter(fits);
 }
 
 /** Values the schema accepts (as far as JSON Schema can say: zod's refinements are not in it). */
@@ -193,14 +195,18 @@ export function validArbitrary(schema: JsonSchema, override: Override = () => un
     case "array": {
       const minLength = schema.minItems ?? 0;
       const maxLength = Math.max(minLength, Math.min(schema.maxItems ?? MAX_ITEMS, MAX_ITEMS));
-      return fc.array(validArbitrary(schema.items ?? {}, override, [...path, 0]), { minLength, maxLength });
+      // Unique entries: several lists refuse a repeat (a refinement JSON Schema does not carry); `mutate` adds repeats.
+      return fc.uniqueArray(validArbitrary(schema.items ?? {}, override, [...path, 0]), { minLength, maxLength, selector: (v) => JSON.stringify(v) });
     }
     case "string":
       return stringArbitrary(schema);
     case "integer": {
       const min = Math.max(schema.minimum ?? (schema.exclusiveMinimum !== undefined ? schema.exclusiveMinimum + 1 : Number.MIN_SAFE_INTEGER), Number.MIN_SAFE_INTEGER);
       const max = Math.min(schema.maximum ?? (schema.exclusiveMaximum !== undefined ? schema.exclusiveMaximum - 1 : Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER);
-      return fc.oneof(fc.integer({ min: Math.max(min, -(2 ** 31)), max: Math.min(max, 2 ** 31 - 1) }), fc.maxSafeInteger().filter((n) => n >= min && n <= max));
+      const small = { min: Math.max(min, -(2 ** 31)), max: Math.min(max, 2 ** 31 - 1) };
+      if (small.min === min && small.max === max) return fc.integer({ min, max });
+      const wide = fc.bigInt({ min: BigInt(min), max: BigInt(max) }).map(Number);
+      return small.min <= small.max ? fc.oneof(fc.integer(small), wide) : wide;
     }
     case "number":
       return fc.double({
@@ -319,8 +325,11 @@ export function mutate(schema: JsonSchema, value: unknown, path: Path = [], over
  * Inputs for a procedure: valid values, near-valid ones (one part broken, sometimes two) and hostile
  * ones, from the procedure's own input schema.
  */
-export function inputArbitrary(schema: JsonSchema, override: Override = () => undefined): fc.Arbitrary<unknown> {
-  const valid = validArbitrary(schema, override);
+export function inputArbitrary(schema: JsonSchema, override: Override = () => undefined, accepts?: (value: unknown) => boolean): fc.Arbitrary<unknown> {
+  const fromSchema = validArbitrary(schema, override);
+  // JSON Schema does not carry zod's refinements (start before end, kind-specific filters): of a few
+  // candidates, the first the real schema accepts, so "valid" mostly is, and near-valid is one step off it.
+  const valid = accepts ? fc.array(fromSchema, { minLength: 16, maxLength: 16 }).map((xs) => xs.find(accepts) ?? xs[0]) : fromSchema;
   const near = valid.chain((v) => mutate(schema, v, [], override));
   const nearTwice = near.chain((v) => mutate(schema, v, [], override));
   return fc.oneof(
@@ -329,4 +338,30 @@ export function inputArbitrary(schema: JsonSchema, override: Override = () => un
     { arbitrary: nearTwice, weight: 1 },
     { arbitrary: hostileValue, weight: 1 },
   );
+}
+
+/** The values that broke servers like this one before, tried on every leaf of a valid input in CI (not left to chance). */
+export const CLASSIC_NUMBERS = [2 ** 31, 2 ** 53, 1e-320, 1e308, 1.5, -1];
+export const CLASSIC_STRINGS = ["\u0000", "\ud800", "x".repeat(100_000)];
+const ISO_INSTANT = /^[+-]?\d{4,6}-\d\d-\d\dT/;
+
+/**
+ * A valid input with one leaf (to depth 2) replaced by a classic hostile value: huge and tiny numbers,
+ * NUL, a lone surrogate, a very long string, far dates where there is a date, and what `extra` adds
+ * for a path (forged cursors, say); plus the input with prototype keys of its own.
+ */
+export function classicVariants(valid: Record<string, unknown>, extra: (path: string[]) => unknown[] = () => []): unknown[] {
+  const out: unknown[] = [withKey(valid, "__proto__", { polluted: true }), withKey(valid, "constructor", { prototype: { polluted: true } })];
+  const visit = (value: unknown, path: string[], replace: (v: unknown) => unknown) => {
+    const candidates: unknown[] = [...extra(path)];
+    if (typeof value === "number") candidates.push(...CLASSIC_NUMBERS);
+    if (typeof value === "string") candidates.push(...CLASSIC_STRINGS, ...(ISO_INSTANT.test(value) ? FAR_DATES.slice(0, 5) : []));
+    for (const c of candidates) out.push(replace(c));
+    if (path.length < 2 && value !== null && typeof value === "object" && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) visit(v, [...path, k], (nv) => replace(withKey(value, k, nv)));
+    }
+    if (path.length < 2 && Array.isArray(value) && value.length) visit(value[0], [...path, "0"], (nv) => replace([nv, ...value.slice(1)]));
+  };
+  for (const [k, v] of Object.entries(valid)) visit(v, [k], (nv) => withKey(valid, k, nv));
+  return out;
 }

@@ -155,6 +155,8 @@ export function describeRequest(req: FuzzRequest): string {
 export class Findings {
   readonly list: Finding[] = [];
   private readonly seen = new Set<string>();
+  /** Every answered request by its request id, to match the server's log lines with. */
+  private readonly sent = new Map<string, { key: string; req: FuzzRequest; res: FuzzResponse }>();
   requests = 0;
 
   constructor(private readonly server: FuzzServer) {}
@@ -172,6 +174,7 @@ export class Findings {
   judge(key: string, req: FuzzRequest, res: FuzzResponse | { clientRefused: string } | Error, logFrom: number): boolean {
     this.requests++;
     if ("clientRefused" in res) return true;
+    if (!(res instanceof Error) && typeof res.headers["x-request-id"] === "string") this.sent.set(res.headers["x-request-id"], { key, req, res });
     if (res instanceof Error) {
       // Node refuses a request head over its 16 KiB limit by closing the connection, which can reset
       // before its 431 is read: not an answer of ours, and the process check after it still runs.
@@ -188,18 +191,51 @@ export class Findings {
     return true;
   }
 
+  /**
+   * Calls the database refused although the input schema accepted them (answered 400 or 503 by the
+   * call boundary, logged as "call refused by the database"): each is a bound missing from a schema.
+   * Log lines arrive a moment after the answers, so this first waits for the line of a marker call
+   * sent after all of them.
+   */
+  async collectDatabaseRefusals(marker: { token: string }): Promise<void> {
+    // A call sent last, whose log line comes after every line about the calls before it.
+    const reqId = `fuzz-marker-${crypto.randomUUID()}`;
+    const logged = this.server.waitForLogOf(reqId);
+    await send(this.server.baseUrl, { method: "GET", path: "/trpc/auth.me", headers: { authorization: `Bearer ${marker.token}`, "x-request-id": reqId } });
+    await logged;
+    for (const e of this.server.errors) {
+      if (e.msg !== "call refused by the database" || !e.reqId) continue;
+      const sent = this.sent.get(e.reqId);
+      if (!sent) continue;
+      // pino appends the causes' messages: the last one is PostgreSQL's own, which names the class of value.
+      const cause = (e.err?.message ?? "").split(": ").at(-1)!;
+      this.add(`${sent.key}:db-refused:${cause}`, {
+        what: `refused by the database, not by the input schema (answered ${sent.res.status})`,
+        request: describeRequest(sent.req),
+        status: sent.res.status,
+        answer: sent.res.text.slice(0, 300),
+        reqId: e.reqId,
+      });
+    }
+  }
+
   /** The server's error lines about a finding: those with its request id, else the few logged right after it was sent. */
   private serverLogOf(f: Finding): string[] {
     if (f.serverLog) return f.serverLog;
     const errors = this.server.errors;
     const mine = f.reqId ? errors.filter((e) => e.reqId === f.reqId) : [];
     const lines = mine.length ? mine : f.logFrom === undefined ? [] : errors.slice(f.logFrom, f.logFrom + 3);
-    return lines.map((e) => `${e.msg}: ${e.err?.type ?? ""} ${e.err?.code ?? ""} ${e.err?.message ?? ""}`.trim());
+    // A failed query's message holds its SQL and parameters: the type and the causes' messages say enough.
+    const short = (m = "") => (m.startsWith("Failed query:") ? `(the query) … ${m.split(": ").at(-1)}` : m.slice(0, 300));
+    return lines.map((e) => `${e.msg}: ${e.err?.type ?? ""} ${e.err?.code ?? ""} ${short(e.err?.message)}`.trim());
   }
 
   report(): string {
+    const shown = 25;
+    const more = this.list.length > shown ? `\n… and ${this.list.length - shown} more` : "";
     return this.list
+      .slice(0, shown)
       .map((f, i) => `#${i + 1} ${f.what} (${f.status})\n  request: ${f.request}\n  answer: ${f.answer}\n  server log: ${this.serverLogOf(f).join(" | ") || "(nothing)"}`)
-      .join("\n");
+      .join("\n") + more;
   }
 }

@@ -16,6 +16,8 @@ export type FuzzServer = {
   child: ChildProcess;
   /** Error lines the server logged, oldest first (everything it printed that was not JSON included). */
   errors: ServerError[];
+  /** Resolves once the server has logged a line with this request id (every tRPC call logs one). */
+  waitForLogOf(reqId: string): Promise<void>;
   /** Throws when the process has exited (with its last words), or when `/healthz` does not answer 200. */
   assertAlive(): Promise<void>;
   stop(): Promise<void>;
@@ -35,7 +37,9 @@ export async function startFuzzServer(env: Record<string, string> = {}): Promise
     env: {
       ...process.env,
       ENV_FILE: "/dev/null",
-      LOG_LEVEL: "warn",
+      // Info: every call's line carries its request id, so "the server has logged everything about a
+      // request" is a condition to wait for (see waitForLogOf), not a guess.
+      LOG_LEVEL: "info",
       LOG_FORMAT: "json",
       NODE_ENV: "production",
       HOST: "127.0.0.1",
@@ -50,6 +54,8 @@ export async function startFuzzServer(env: Record<string, string> = {}): Promise
   });
   const errors: ServerError[] = [];
   const tail: string[] = [];
+  const logged = new Set<string>();
+  const waiting = new Map<string, () => void>();
   for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on("line", (line) => {
       tail.push(line);
@@ -57,6 +63,10 @@ export async function startFuzzServer(env: Record<string, string> = {}): Promise
       try {
         const entry = JSON.parse(line) as ServerError;
         if (typeof entry.level === "number" && entry.level >= 50) errors.push(entry);
+        if (entry.reqId && waiting.has(entry.reqId)) {
+          logged.add(entry.reqId);
+          waiting.get(entry.reqId)!();
+        }
       } catch {
         if (line.trim()) errors.push({ level: 60, msg: line });
       }
@@ -88,6 +98,8 @@ export async function startFuzzServer(env: Record<string, string> = {}): Promise
     baseUrl,
     child,
     errors,
+    waitForLogOf: (reqId) =>
+      logged.has(reqId) ? Promise.resolve() : new Promise<void>((resolve) => waiting.set(reqId, resolve)),
     async assertAlive() {
       if (exit) throw new Error(lastWords());
       let status: number | string;
