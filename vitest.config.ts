@@ -32,6 +32,19 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // Property-based fuzz of every route and procedure against a spawned server: a fixed seed and
+          // count here; `npm run fuzz` sets FUZZ_RUNS and FUZZ_SEED=random for longer runs.
+          name: "fuzz",
+          include: ["tests/fuzz/**/*.test.ts"],
+          globalSetup: ["tests/helpers/global-setup.ts"],
+          testTimeout: 3_600_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: "e2e",
           include: ["tests/e2e/**/*.test.ts"],
           globalSetup: ["tests/helpers/global-setup.ts"],

@@ -158,3 +158,33 @@ export class DeadlineExceededError extends AppError {
 export function deadlineExceeded(deadlineMs: number): DeadlineExceededError {
   return new DeadlineExceededError(deadlineMs);
 }
+
+/** SQLSTATEs of a statement that gave up for now (a timeout, a lock wait, a conflict with another transaction): nothing was written, and the same call may pass in a moment. */
+const TRY_AGAIN_CODES = new Set(["57014", "55P03", "40001", "40P01"]);
+
+/**
+ * What a database error means for the caller, when it is not a bug of ours to answer with 500. It is
+ * the last line behind the input schemas, which are meant to refuse every bad value first, naming its
+ * field; the call boundary logs each one it maps as an error, so a gap in a schema stays visible.
+ * - unreachable, shutting down, out of connections or memory (classes 08, 53, 57P0x): 503, try again;
+ * - a timeout, a lock wait or a serialization conflict (57014, 55P03, 40001, 40P01): 503, try again;
+ * - a data exception (class 22: a number, date or text PostgreSQL cannot hold or read, such as an
+ *   integer past 2^31, a float that underflows, a year past 294276): 400, the caller sent it.
+ * Anything else (a constraint we did not expect, a syntax error) stays a 500.
+ * @example const refusal = databaseRefusal(err); if (refusal) throw toTRPCError(refusal);
+ */
+export function databaseRefusal(error: unknown): AppError | null {
+  if (isDatabaseUnavailable(error)) {
+    return new AppError("SERVICE_UNAVAILABLE", "The database is unavailable: try again shortly.", { retryAfterSeconds: 1 }, { cause: error });
+  }
+  const code = pgErrorCode(error);
+  if (code === undefined) return null;
+  if (code.startsWith("53") || TRY_AGAIN_CODES.has(code)) {
+    return new AppError("SERVICE_UNAVAILABLE", "The database is busy: try again shortly.", { retryAfterSeconds: 1 }, { cause: error });
+  }
+  if (code.startsWith("22")) {
+    const issue = { path: "(input)", message: "holds a value the database cannot store (out of range or not of its type)" };
+    return new AppError("BAD_REQUEST", `Invalid input: ${issue.message}.`, { issues: [issue] }, { cause: error });
+  }
+  return null;
+}

@@ -4,7 +4,7 @@ import type { Transaction } from "../db/client";
 import { bindToSignal, orAbort } from "../db/query-abort";
 import { startDeadline } from "./call-deadline";
 import type { Context } from "./context";
-import { AppError, isTemporaryFailure, serviceUnavailable, toTRPCError, unstorableStringPath, ZodError, zodIssues, type FieldIssue } from "./errors";
+import { AppError, databaseRefusal, isTemporaryFailure, serviceUnavailable, toTRPCError, unstorableStringPath, ZodError, zodIssues, type FieldIssue } from "./errors";
 import { bindScope } from "./db-scope";
 import type { RateLimitName } from "./rate-limits";
 import { IDEMPOTENT_REPLAYED_HEADER, idempotencyRequestOf } from "./idempotency/request";
@@ -74,7 +74,6 @@ const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
     ctx.log.info({ path, type, ms, code: cause.code, msg: cause.message }, "call refused");
     throw mapped;
   }
-  ctx.metrics.calls.observe({ path, type, code: result.error.code }, ms / 1000);
   if (result.error.code === "INTERNAL_SERVER_ERROR") {
     // The database or Redis failed or timed out (statement_timeout, lock_timeout): say so plainly, with
     // when to retry. A transaction that could not commit wrote nothing.
@@ -82,8 +81,13 @@ const callBoundary = t.middleware(async ({ ctx, path, type, next }) => {
       ctx.log.warn({ path, type, ms, err: (cause as Error).message }, "call failed for now");
       throw toTRPCError(serviceUnavailable(cause));
     }
-    ctx.log.error({ path, type, ms, err: cause ?? result.error }, "call failed");
+    // A statement the database refused (its transaction, if any, rolled back), for a value the schemas
+    // let through: answered as what it is, and logged as the gap it is.
+    const refusal = databaseRefusal(cause);
+    ctx.log.error({ path, type, ms, err: cause ?? result.error, answered: refusal?.code }, refusal ? "call refused by the database" : "call failed");
+    if (refusal) throw toTRPCError(refusal);
   } else {
+    ctx.metrics.calls.observe({ path, type, code: result.error.code }, ms / 1000);
     ctx.log.info({ path, type, ms, code: result.error.code }, "call refused");
   }
   return result;

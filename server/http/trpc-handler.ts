@@ -45,6 +45,16 @@ export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res
   });
 }
 
+const FETCH_FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+function refuseMethod(req: IncomingMessage, res: ServerResponse, requestId: string) {
+  res.statusCode = 405;
+  res.setHeader("allow", "GET, POST");
+  res.setHeader("content-type", "application/json");
+  const message = `Unsupported ${req.method}-request: tRPC takes GET for queries and POST for mutations.`;
+  res.end(JSON.stringify({ error: { message, code: -32005, data: { code: "METHOD_NOT_SUPPORTED", httpStatus: 405, requestId } } }));
+}
+
 /** JSON calls are small; uploads get their own handler with the picture's byte cap (plus multipart framing). */
 export const JSON_BODY_LIMIT = 1_000_000;
 export const MULTIPART_OVERHEAD = 64 * 1024;
@@ -54,10 +64,10 @@ export const MULTIPART_OVERHEAD = 64 * 1024;
  * clients send) take the direct path of trpc-json.ts; anything else goes through tRPC's own adapter.
  */
 export function createTrpcHandler(deps: AppDeps, requestIdOf: (req: IncomingMessage) => string, maxBodySize = JSON_BODY_LIMIT) {
-  const onError = ({ error, path }: { error: TRPCError; path?: string }) => {
+  const onError = ({ error, path, req }: { error: TRPCError; path?: string; req: IncomingMessage }) => {
     // Failures inside procedures are logged by the call boundary; this catches the rest
     // (context creation, unparsable requests).
-    if (error.code === "INTERNAL_SERVER_ERROR" && !path) deps.log.error({ err: error.cause ?? error }, "request failed");
+    if (error.code === "INTERNAL_SERVER_ERROR" && !path) deps.log.error({ err: error.cause ?? error, reqId: requestIdOf(req) }, "request failed");
   };
   const createContext = (req: IncomingMessage, res: ServerResponse) => createHttpContext(deps, req, res, requestIdOf(req));
   // The batch cap holds on both paths: the direct one refuses with a message naming it, and the adapter
@@ -66,6 +76,9 @@ export function createTrpcHandler(deps: AppDeps, requestIdOf: (req: IncomingMess
   const adapter = createHTTPHandler({ router: appRouter, basePath: "/trpc/", maxBodySize, maxBatchSize, createContext: ({ req, res }) => createContext(req, res), onError });
   const direct = createJsonCallHandler({ router: appRouter, basePath: "/trpc/", maxBodySize, maxBatchSize, requestIdOf, createContext, onError });
   return (req: IncomingMessage, res: ServerResponse) => {
+    // The adapter makes a Fetch Request of every call, and Fetch refuses these methods by throwing,
+    // which tRPC answers as a 500. They are the caller's mistake: a 405 like any other wrong method.
+    if (FETCH_FORBIDDEN_METHODS.has(req.method ?? "")) return refuseMethod(req, res, requestIdOf(req));
     direct(req, res).then(
       (handled) => handled || adapter(req, res),
       (err: unknown) => {
