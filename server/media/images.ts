@@ -47,6 +47,9 @@ export const RENDITIONS = [
  * Checks the size from the header (no decoding) against the pixel limit, then decodes once,
  * auto-rotated and shrunk on load, and writes every rendition as WebP with no metadata at all.
  */
+/** The longest side a picture may have (WebP cannot store more than 16,383). */
+export const MAX_SIDE = 16_383;
+
 export async function renderProfilePhoto(bytes: Buffer, opts: { maxPixels: number }): Promise<Rendition[]> {
   const sharp = await loadSharp();
   let header: Metadata;
@@ -63,6 +66,11 @@ export async function renderProfilePhoto(bytes: Buffer, opts: { maxPixels: numbe
       `The image is ${header.width}×${header.height} (${Math.round(pixels / 1e6)} MP); the limit is ${Math.round(opts.maxPixels / 1e6)} MP.`,
       { issues: [{ path: "file", message: "has too many pixels" }] },
     );
+  }
+  // A side past WebP's own limit (16,383 px) is no photo: a 1 × 39,000,000 strip under the pixel limit
+  // held a decode slot for half a minute.
+  if (header.width && header.height && Math.max(header.width, header.height) > MAX_SIDE) {
+    throw new AppError("BAD_REQUEST", `The image is ${header.width}×${header.height}; no side may be over ${MAX_SIDE} px.`, { issues: [{ path: "file", message: `has a side over ${MAX_SIDE} px` }] });
   }
   try {
     // One decode: auto-orient from EXIF, shrink to the largest rendition, keep it raw in memory.

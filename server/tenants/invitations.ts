@@ -195,7 +195,10 @@ async function answerInTransaction<T>(
     .where(and(eq(tenantInvitations.id, opts.id), eq(tenantInvitations.email, opts.user.email), eq(tenantInvitations.status, "pending")))
     .returning({ id: tenantInvitations.id });
   if (!closed) throw new AppError("CONFLICT", "This invitation was answered or withdrawn a moment ago.");
-  await recordAudit(tx, opts.actor, {
+  // Someone who declines never joined: the tenant's staff learn that the invitation was declined, and
+  // nothing of who declined (account, session, address, browser), which would tell them the account exists.
+  const actor = opts.answer === "accepted" ? opts.actor : { userId: null, sessionId: null, ip: null, userAgent: null, requestId: opts.actor.requestId };
+  await recordAudit(tx, actor, {
     tenantId: found.tenantId,
     action: opts.answer === "accepted" ? "invitation.accept" : "invitation.decline",
     entityType: "invitation",

@@ -86,6 +86,15 @@ describe("profiles.uploadPhoto", () => {
     for (const url of Object.values(b)) expect((await fetchMedia(url)).status).toBe(200);
   });
 
+  it("refuses a strip with a side over 16,383 px from its header, under the pixel limit (it held a decode slot for half a minute)", async () => {
+    const { user } = await createProvider(env, tenant, profileInput("tutor", "milan"));
+    const strip = await sharp({ create: { width: 1, height: 100_000, channels: 3, background: { r: 128, g: 128, b: 128 } }, limitInputPixels: false }).png().toBuffer();
+    const answer = await upload(user, strip, "strip.png", "image/png");
+    expect(answer.status).toBe(400);
+    expect(answer.body.error?.message).toMatch(/1×100000; no side may be over 16383 px/);
+    expect(await env.deps.storage.list(userPrefix(user))).toEqual([]);
+  });
+
   it("refuses a pixel bomb before decoding, with the server's memory staying flat", async () => {
     const { user } = await createProvider(env, tenant, profileInput("tutor", "milan"));
     const bomb = await pixelBombPng();

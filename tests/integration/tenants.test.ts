@@ -300,6 +300,11 @@ describe("membership with consent: invitations", () => {
     const declined = await staff(tenant).tenants.members.invite({ email: invitee.email, role: "client" });
     expect(await mine(invitee).decline({ id: declined.id })).toEqual({ ok: true });
     expect(await staff(tenant).tenants.members.invitations()).toEqual([]);
+    // The staff learn it was declined, and nothing of who: no account, session, address or browser.
+    const { items } = await staff(tenant).audit.list({ action: "invitation.decline" });
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ actorUserId: null, actorSessionId: null, ip: null, userAgent: null });
+    expect(JSON.stringify(items)).not.toContain(invitee.id);
     expect(await mine(invitee).list()).toEqual([]);
     expect(await refusal(mine(invitee).accept({ id: declined.id }))).toEqual({ code: "CONFLICT", message: "This invitation was declined." });
 
