@@ -40,7 +40,12 @@ export async function createHttpContext(deps: AppDeps, req: IncomingMessage, res
       idempotencyKey: idempotencyKeyOf(req),
       startedAt,
     },
-    response: { setCookie: (cookie) => res.appendHeader("set-cookie", cookie), setHeader: (name, value) => res.setHeader(name, value) },
+    // A streamed (jsonl) answer has sent its headers before a call ends: a header then is dropped (the
+    // session is revoked on the server either way, and the token travels in the body).
+    response: {
+      setCookie: (cookie) => void (res.headersSent || res.appendHeader("set-cookie", cookie)),
+      setHeader: (name, value) => void (res.headersSent || res.setHeader(name, value)),
+    },
     failure,
   });
 }

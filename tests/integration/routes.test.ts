@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUser } from "../helpers/factories";
 import { startTestApp, type TestApp } from "../helpers/test-app";
 
 let app: TestApp;
@@ -21,6 +22,18 @@ describe("routes outside tRPC", () => {
     const res = await fetch(`${app.server.baseUrl}/`);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ api: "/trpc", metrics: "/metrics", readiness: "/readyz" });
+  });
+
+  it("a streamed (jsonl) batch of log-outs answers without a 500, though their cookies come after the headers", async () => {
+    const { token } = await createUser(app.env);
+    const res = await fetch(`${app.server.baseUrl}/trpc/auth.logOut,auth.logOut?batch=1`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "trpc-accept": "application/jsonl" },
+      body: JSON.stringify({ 0: {}, 1: {} }),
+    });
+    const text = await res.text();
+    expect(text).not.toContain("INTERNAL_SERVER_ERROR");
+    expect((await fetch(`${app.server.baseUrl}/trpc/auth.me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
   });
 
   it("an unknown route is a 404 naming it", async () => {
