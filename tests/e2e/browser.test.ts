@@ -59,7 +59,8 @@ describe("the live inbox page in Chromium", () => {
     await tab1.click("#notifications li.unread button.mark-read");
     await expect.poll(() => tab2.textContent("#badge"), { timeout: 3000 }).toBe("0");
     await tab2.waitForSelector("#notifications li.read", { timeout: 3000 });
-    expect(await tab1.textContent("#badge")).toBe("0");
+    // Tab 2 hears of it from the hub, which can be before tab 1's own call has answered and its count refreshed.
+    await expect.poll(() => tab1.textContent("#badge"), { timeout: 3000 }).toBe("0");
     await providerContext.close();
     await clientContext.close();
   }, 60_000);
