@@ -1,21 +1,18 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { btree_gist } from "@electric-sql/pglite/contrib/btree_gist";
 import { cube } from "@electric-sql/pglite/contrib/cube";
 import { earthdistance } from "@electric-sql/pglite/contrib/earthdistance";
-import { sql } from "drizzle-orm";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
-import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import type { Database } from "./client";
+import { migrate, type MigrateOptions, type MigrationSession } from "./migrator";
 import { abandonOnAbort, orAbort, registerSignalBinding } from "./query-abort";
 import * as schema from "./schema";
 
-export const MIGRATIONS_FOLDER = resolve(dirname(fileURLToPath(import.meta.url)), "migrations");
+export { MIGRATIONS_FOLDER } from "./migrator";
 const APP_ROLE = "aiutami_app";
 // Any fixed number: serialises migrations when several server processes start at once.
 const MIGRATION_LOCK_KEY = 7_311_420_031;
@@ -46,8 +43,27 @@ async function createMissingDatabase(ownerUrl: string): Promise<boolean> {
   }
 }
 
-/** Applies the committed migrations as the owner, then sets the app role's password if one is configured. */
-export async function migratePostgresDatabase(ownerUrl: string, appPassword?: string): Promise<void> {
+function postgresSession(sql: postgres.Sql | postgres.TransactionSql): MigrationSession {
+  return {
+    exec: async (text) => void (await sql.unsafe(text).simple()),
+    rows: async <T extends Record<string, unknown>>(text: string) => [...(await sql.unsafe(text))] as unknown as T[],
+    transaction: async (run) => void (await (sql as postgres.Sql).begin((tx) => run(postgresSession(tx)))),
+  };
+}
+
+function pgliteSession(pg: Pick<PGlite, "exec" | "query"> & { transaction?: PGlite["transaction"] }): MigrationSession {
+  return {
+    exec: async (text) => void (await pg.exec(text)),
+    rows: async <T extends Record<string, unknown>>(text: string) => (await pg.query<T>(text)).rows,
+    transaction: async (run) => void (await pg.transaction!((tx) => run(pgliteSession(tx)))),
+  };
+}
+
+/**
+ * Applies the committed migrations and database functions as the owner (db/migrator.ts), then sets the app
+ * role's password if one is configured. `options` is for tests of the upgrade path.
+ */
+export async function migratePostgresDatabase(ownerUrl: string, appPassword?: string, options: MigrateOptions = {}): Promise<void> {
   const probe = postgres(ownerUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     await probe`select 1`;
@@ -58,10 +74,9 @@ export async function migratePostgresDatabase(ownerUrl: string, appPassword?: st
   }
   const client = postgres(ownerUrl, { max: 1, onnotice: () => {} });
   try {
-    const db = drizzlePostgres(client, { schema, casing: "snake_case" });
     await client`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
     try {
-      await migratePostgres(db, { migrationsFolder: MIGRATIONS_FOLDER });
+      await migrate(postgresSession(client), options);
       if (appPassword) await client.unsafe(`ALTER ROLE ${APP_ROLE} PASSWORD ${quoteLiteral(appPassword)}`);
     } finally {
       await client`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
@@ -201,9 +216,8 @@ export async function openPglite(dataDir: string): Promise<OpenedDatabase> {
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir, { extensions: { cube, earthdistance, btree_gist } });
   try {
-    const owner = drizzlePglite(client, { schema, casing: "snake_case" });
-    await migratePglite(owner, { migrationsFolder: MIGRATIONS_FOLDER });
-    await owner.execute(sql.raw(`SET ROLE ${APP_ROLE}`));
+    await migrate(pgliteSession(client));
+    await client.exec(`SET ROLE ${APP_ROLE}`);
   } catch (err) {
     await client.close();
     unlock();
