@@ -63,7 +63,7 @@ function pgliteSession(pg: Pick<PGlite, "exec" | "query"> & { transaction?: PGli
  * Applies the committed migrations and database functions as the owner (db/migrator.ts), then sets the app
  * role's password if one is configured. `options` is for tests of the upgrade path.
  */
-export async function migratePostgresDatabase(ownerUrl: string, appPassword?: string, options: MigrateOptions = {}): Promise<void> {
+export async function migratePostgresDatabase(ownerUrl: string, appPassword?: string, options: MigrateOptions = {}): Promise<string[]> {
   const probe = postgres(ownerUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     await probe`select 1`;
@@ -76,8 +76,9 @@ export async function migratePostgresDatabase(ownerUrl: string, appPassword?: st
   try {
     await client`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
     try {
-      await migrate(postgresSession(client), options);
+      const applied = await migrate(postgresSession(client), options);
       if (appPassword) await client.unsafe(`ALTER ROLE ${APP_ROLE} PASSWORD ${quoteLiteral(appPassword)}`);
+      return applied;
     } finally {
       await client`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
     }

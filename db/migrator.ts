@@ -10,8 +10,8 @@
  *    changes nothing), and records the migrations. Anything failing rolls all of it back.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const DB_FOLDER = dirname(fileURLToPath(import.meta.url));
@@ -33,7 +33,7 @@ export type Migration = { tag: string; file: string; when: number; hash: string;
 export type MigrateOptions = {
   migrationsFolder?: string;
   functionsFolder?: string;
-  /** Stop after this migration's tag, and apply no function file: the state an earlier release left. */
+  /** Stop after this migration (with `migrationsFolder` and `functionsFolder` of an earlier release: the state it left). */
   until?: string;
 };
 
@@ -83,8 +83,11 @@ export function readMigrations(migrationsFolder = MIGRATIONS_FOLDER): Migration[
 
 /** Every `*.sql` under the functions folder, in path order (a file may use what an earlier one defines). */
 export function functionFiles(functionsFolder = FUNCTIONS_FOLDER): { path: string; sql: string }[] {
+  // Releases before functions had their own files kept them in migrations only.
+  if (!existsSync(functionsFolder)) return [];
   const files = (readdirSync(functionsFolder, { recursive: true }) as string[]).filter((f) => f.endsWith(".sql")).sort();
-  return files.map((f) => ({ path: relative(DB_FOLDER, join(functionsFolder, f)), sql: readFileSync(join(functionsFolder, f), "utf8") }));
+  const shown = functionsFolder === FUNCTIONS_FOLDER ? "db/functions" : functionsFolder;
+  return files.map((f) => ({ path: join(shown, f), sql: readFileSync(join(functionsFolder, f), "utf8") }));
 }
 
 type AppliedRow = { hash: string; created_at: string | number };
@@ -119,7 +122,7 @@ export async function migrate(session: MigrationSession, options: MigrateOptions
     if (end < 0) throw new MigrationRefused(`No migration ${options.until} in db/migrations.`);
     migrations = migrations.slice(0, end + 1);
   }
-  const functions = options.until === undefined ? functionFiles(options.functionsFolder) : [];
+  const functions = functionFiles(options.functionsFolder);
   await session.exec(`CREATE SCHEMA IF NOT EXISTS drizzle;
     CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`);
   const todo = pending(migrations, await session.rows<AppliedRow>("SELECT hash, created_at FROM drizzle.__drizzle_migrations ORDER BY created_at"));
