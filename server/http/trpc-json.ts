@@ -39,7 +39,7 @@ function wantsStream(req: IncomingMessage): boolean {
  * Procedures get an abort signal, as under the adapter: it aborts when the client goes away before the
  * answer is written, and a call of the request that has not started by then is not started at all.
  */
-export function createJsonCallHandler<TContext>(opts: {
+type HandlerOptions<TContext> = {
   router: AnyTRPCRouter;
   basePath: string;
   maxBodySize: number;
@@ -48,52 +48,30 @@ export function createJsonCallHandler<TContext>(opts: {
   requestIdOf: (req: IncomingMessage) => string;
   createContext: (req: IncomingMessage, res: ServerResponse) => Promise<TContext>;
   onError?: OnError;
-}) {
+};
+
+/** A request this path answers: its calls' paths and procedures, and where their input comes from. */
+type Calls = {
+  paths: string[];
+  procedures: Procedure[];
+  type: "query" | "mutation";
+  isBatch: boolean;
+  search: URLSearchParams | null;
+  /** The POST body's Content-Length (0 for a GET). */
+  length: number;
+};
+
+export function createJsonCallHandler<TContext>(opts: HandlerOptions<TContext>) {
   const config = opts.router._def._config;
   const deserialize = (value: unknown) => config.transformer.input.deserialize(value);
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const method = req.method;
-    if (method !== "POST" && method !== "GET") return false;
-    const url = req.url ?? "";
-    if (!url.startsWith(opts.basePath) || url.includes("#")) return false;
-    // The adapter answers a Host it cannot make a URL of with its own error.
-    const host = req.headers.host;
-    if (host !== undefined && !URL.canParse(`http://${host}`)) return false;
-    const q = url.indexOf("?");
-    const pathPart = url.slice(opts.basePath.length, q === -1 ? undefined : q);
-    const search = q === -1 ? null : new URLSearchParams(url.slice(q + 1));
-    const isBatch = search?.get("batch") === "1";
-    // Before anything else (streamed or not, known paths or not): the adapter, which decodes the path,
-    // would split an encoded comma too.
-    if (isBatch) {
-      const count = pathPart.split(/,|%2c/i).length;
-      if (count > opts.maxBatchSize) {
-        refuseBatch(req, res, count);
-        return true;
-      }
+    const calls = await matchCalls(req, opts);
+    if (calls === "too-many") {
+      refuseBatch(req, res);
+      return true;
     }
-    if (pathPart === "" || pathPart.includes("%")) return false;
-    if (search?.has("connectionParams")) return false;
-    const paths = isBatch ? pathPart.split(",") : [pathPart];
-    if (wantsStream(req)) return false;
-
-    let length = 0;
-    const mediaType = mediaTypeOf(req);
-    if (method === "POST") {
-      if (mediaType !== "application/json") return false;
-      length = Number(req.headers["content-length"]);
-      if (!Number.isInteger(length) || length < 0 || length > opts.maxBodySize) return false;
-    } else if (mediaType !== undefined && mediaType !== "application/json") {
-      return false; // a GET declaring a form or a byte stream: the adapter refuses it
-    }
-    const procedures: Procedure[] = [];
-    for (const path of paths) {
-      const procedure = await getProcedureAtPath(opts.router, path);
-      if (!procedure || METHOD_OF[procedure._def.type as "query" | "mutation"] !== method) return false;
-      procedures.push(procedure);
-    }
-    const type = procedures[0]!._def.type as "query" | "mutation";
+    if (!calls) return false;
 
     // From here on the request is ours. The context is made first, as tRPC makes it, and the body
     // is parsed when the first procedure asks for its input (so bad JSON fails that call, as there).
@@ -102,7 +80,7 @@ export function createJsonCallHandler<TContext>(opts: {
       if (!res.writableFinished) gone.abort(new TRPCError({ code: "CLIENT_CLOSED_REQUEST", message: "The client went away before the answer." }));
     };
     res.once("close", onClose);
-    const bodyText = method === "POST" ? readBody(req, length) : Promise.resolve(search?.get("input") ?? "");
+    const bodyText = req.method === "POST" ? readBody(req, calls.length) : Promise.resolve(calls.search?.get("input") ?? "");
     bodyText.catch(() => {}); // a procedure without input never reads it; a lost body fails the calls that do
     let ctx: TContext | undefined;
     let ctxError: TRPCError | undefined;
@@ -111,60 +89,34 @@ export function createJsonCallHandler<TContext>(opts: {
     } catch (cause) {
       ctxError = getTRPCErrorFromUnknown(cause);
     }
-    let parsed: Promise<Record<number, unknown>> | undefined;
-    let inputs: Record<number, unknown> | undefined;
-    const readInputs = () =>
-      (parsed ??= bodyText.then((text) => {
-        const raw: unknown = text ? JSON.parse(text) : undefined;
-        const result: Record<number, unknown> = {};
-        if (raw === undefined) return (inputs = result);
-        if (!isBatch) {
-          result[0] = deserialize(raw);
-          return (inputs = result);
+    const inputs = inputReader(bodyText, calls, deserialize);
+    const { paths, type } = calls;
+    const results = await Promise.all(
+      calls.procedures.map(async (procedure, index): Promise<[TRPCError, undefined] | [undefined, unknown]> => {
+        const path = paths[index]!;
+        try {
+          if (ctxError) throw ctxError;
+          gone.signal.throwIfAborted();
+          const data = await procedure({ path, getRawInput: async () => (await inputs.read())[index], ctx, type, signal: gone.signal, batchIndex: index });
+          return [undefined, data];
+        } catch (cause) {
+          const error = getTRPCErrorFromUnknown(cause);
+          opts.onError?.({ error, path, input: inputs.parsed?.[index], ctx, type, req });
+          return [error, undefined];
         }
-        if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-          throw new TRPCError({ code: "BAD_REQUEST", message: '"input" needs to be an object when doing a batch call' });
-        }
-        for (const index of paths.keys()) {
-          const value = (raw as Record<number, unknown>)[index];
-          if (value !== undefined) result[index] = deserialize(value);
-        }
-        return (inputs = result);
-      }).catch((cause: unknown) => {
-        // As tRPC's own reader: anything but a TRPCError (bad JSON) is the caller's BAD_REQUEST.
-        if (cause instanceof TRPCError) throw cause;
-        throw new TRPCError({ code: "BAD_REQUEST", message: cause instanceof Error ? cause.message : "Invalid input", cause });
-      }));
-
-    const calls = procedures.map(async (procedure, index): Promise<[TRPCError, undefined] | [undefined, unknown]> => {
-      const path = paths[index]!;
-      try {
-        if (ctxError) throw ctxError;
-        gone.signal.throwIfAborted();
-        const data = await procedure({ path, getRawInput: async () => (await readInputs())[index], ctx, type, signal: gone.signal, batchIndex: index });
-        return [undefined, data];
-      } catch (cause) {
-        const error = getTRPCErrorFromUnknown(cause);
-        opts.onError?.({ error, path, input: inputs?.[index], ctx, type, req });
-        return [error, undefined];
-      }
-    });
-    const results = await Promise.all(calls);
+      }),
+    );
     res.off("close", onClose);
     const json = results.map(([error, data], index) =>
-      error ? { error: getErrorShape({ config, ctx, error, input: inputs?.[index], path: paths[index]!, type }) } : { result: { data } },
+      error ? { error: getErrorShape({ config, ctx, error, input: inputs.parsed?.[index], path: paths[index]!, type }) } : { result: { data } },
     );
-    const status = getHTTPStatusCode(json, results.map(([error]) => error));
-    const body = JSON.stringify(transformTRPCResponse(config, isBatch ? json : json[0]!));
     if (res.destroyed) return true;
-    res.statusCode = status;
-    res.setHeader("vary", "trpc-accept, accept");
-    res.setHeader("content-type", "application/json");
-    res.end(body);
+    writeJson(res, getHTTPStatusCode(json, results.map(([error]) => error)), transformTRPCResponse(config, calls.isBatch ? json : json[0]!));
     return true;
   };
 
-  function refuseBatch(req: IncomingMessage, res: ServerResponse, count: number) {
+  function refuseBatch(req: IncomingMessage, res: ServerResponse) {
+    const count = batchSize(req.url ?? "", opts.basePath);
     const error = new TRPCError({
       code: "BAD_REQUEST",
       message: `A batch may carry at most ${opts.maxBatchSize} calls (TRPC_MAX_BATCH); this one has ${count}. Send the calls in smaller batches.`,
@@ -172,11 +124,96 @@ export function createJsonCallHandler<TContext>(opts: {
     const shape = getErrorShape({ config, ctx: undefined, error, input: undefined, path: undefined, type: "unknown" });
     // No context was made (it would read the session): the request id comes from the request itself.
     shape.data = { ...shape.data, requestId: opts.requestIdOf(req), maxBatchSize: opts.maxBatchSize };
-    res.statusCode = 400;
-    res.setHeader("vary", "trpc-accept, accept");
-    res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify(transformTRPCResponse(config, { error: shape })));
+    writeJson(res, 400, transformTRPCResponse(config, { error: shape }));
   }
+}
+
+function writeJson(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader("vary", "trpc-accept, accept");
+  res.setHeader("content-type", "application/json");
+  res.end(JSON.stringify(body));
+}
+
+/** The path part of a tRPC URL: between the base path and the query. */
+function pathPartOf(url: string, basePath: string): string {
+  const q = url.indexOf("?");
+  return url.slice(basePath.length, q === -1 ? undefined : q);
+}
+
+/** The calls a batch URL names; an encoded comma counts too, as the adapter (which decodes the path) splits it. */
+const batchSize = (url: string, basePath: string) => pathPartOf(url, basePath).split(/,|%2c/i).length;
+
+/**
+ * The calls of a plain JSON request this path answers, "too-many" for a batch over the cap, or false for
+ * anything left to the full adapter (which then reads the request from the start).
+ */
+async function matchCalls(req: IncomingMessage, opts: HandlerOptions<unknown>): Promise<Calls | "too-many" | false> {
+  const method = req.method;
+  if (method !== "POST" && method !== "GET") return false;
+  const url = req.url ?? "";
+  if (!url.startsWith(opts.basePath) || url.includes("#")) return false;
+  // The adapter answers a Host it cannot make a URL of with its own error.
+  const host = req.headers.host;
+  if (host !== undefined && !URL.canParse(`http://${host}`)) return false;
+  const pathPart = pathPartOf(url, opts.basePath);
+  const q = url.indexOf("?");
+  const search = q === -1 ? null : new URLSearchParams(url.slice(q + 1));
+  const isBatch = search?.get("batch") === "1";
+  // Before anything else (streamed or not, known paths or not).
+  if (isBatch && batchSize(url, opts.basePath) > opts.maxBatchSize) return "too-many";
+  if (pathPart === "" || pathPart.includes("%")) return false;
+  if (search?.has("connectionParams")) return false;
+  if (wantsStream(req)) return false;
+
+  let length = 0;
+  const mediaType = mediaTypeOf(req);
+  if (method === "POST") {
+    if (mediaType !== "application/json") return false;
+    length = Number(req.headers["content-length"]);
+    if (!Number.isInteger(length) || length < 0 || length > opts.maxBodySize) return false;
+  } else if (mediaType !== undefined && mediaType !== "application/json") {
+    return false; // a GET declaring a form or a byte stream: the adapter refuses it
+  }
+  const paths = isBatch ? pathPart.split(",") : [pathPart];
+  const procedures: Procedure[] = [];
+  for (const path of paths) {
+    const procedure = await getProcedureAtPath(opts.router, path);
+    if (!procedure || METHOD_OF[procedure._def.type as "query" | "mutation"] !== method) return false;
+    procedures.push(procedure);
+  }
+  return { paths, procedures, type: procedures[0]!._def.type as "query" | "mutation", isBatch, search, length };
+}
+
+/** Parses the calls' inputs once, when the first procedure asks; `parsed` holds them after (for error shapes). */
+function inputReader(bodyText: Promise<string>, calls: Calls, deserialize: (value: unknown) => unknown) {
+  const reader: { read: () => Promise<Record<number, unknown>>; parsed?: Record<number, unknown> } = {
+    read: () => (pending ??= parse()),
+  };
+  let pending: Promise<Record<number, unknown>> | undefined;
+  const parse = () =>
+    bodyText
+      .then((text) => {
+        const raw: unknown = text ? JSON.parse(text) : undefined;
+        const result: Record<number, unknown> = {};
+        if (raw !== undefined && !calls.isBatch) result[0] = deserialize(raw);
+        else if (raw !== undefined) {
+          if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+            throw new TRPCError({ code: "BAD_REQUEST", message: '"input" needs to be an object when doing a batch call' });
+          }
+          for (const index of calls.paths.keys()) {
+            const value = (raw as Record<number, unknown>)[index];
+            if (value !== undefined) result[index] = deserialize(value);
+          }
+        }
+        return (reader.parsed = result);
+      })
+      .catch((cause: unknown) => {
+        // As tRPC's own reader: anything but a TRPCError (bad JSON) is the caller's BAD_REQUEST.
+        if (cause instanceof TRPCError) throw cause;
+        throw new TRPCError({ code: "BAD_REQUEST", message: cause instanceof Error ? cause.message : "Invalid input", cause });
+      });
+  return reader;
 }
 
 /**
