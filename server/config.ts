@@ -255,6 +255,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const e = parsed.data;
+  const problems = crossCheck(e);
+  let appSecret: Config["appSecret"] | undefined;
+  try {
+    appSecret = e.APP_SECRET ? { value: e.APP_SECRET, source: "env" } : { value: keptSecret(e.DATA_DIR), source: "file" };
+  } catch (err) {
+    problems.push(`APP_SECRET: unset, and ${join(e.DATA_DIR, "secret")} could not be read or created (${(err as Error).message}): set APP_SECRET (at least 32 characters) or make DATA_DIR writable`);
+  }
+  if (problems.length || !appSecret) throw new ConfigError(problems);
+  return configOf(e, appSecret);
+}
+
+type Env = z.infer<typeof EnvSchema>;
+
+/** The rules between variables, each a line naming the variable to change. */
+function crossCheck(e: Env): string[] {
   const problems: string[] = [];
   if (e.SESSION_ABSOLUTE_DAYS < e.SESSION_INACTIVITY_DAYS) {
     problems.push("SESSION_ABSOLUTE_DAYS: must be at least SESSION_INACTIVITY_DAYS");
@@ -269,15 +284,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Else one address alone could slow an account down for everyone.
     problems.push("LOGIN_EMAIL_CEILING: must be more than LOGIN_MAX_FAILURES_PER_EMAIL");
   }
-  let appSecret: Config["appSecret"] | undefined;
-  try {
-    appSecret = e.APP_SECRET ? { value: e.APP_SECRET, source: "env" } : { value: keptSecret(e.DATA_DIR), source: "file" };
-  } catch (err) {
-    problems.push(`APP_SECRET: unset, and ${join(e.DATA_DIR, "secret")} could not be read or created (${(err as Error).message}): set APP_SECRET (at least 32 characters) or make DATA_DIR writable`);
-  }
-  if (problems.length || !appSecret) throw new ConfigError(problems);
+  return problems;
+}
 
-  const database: Config["database"] = e.DATABASE_URL
+function databaseOf(e: Env): Config["database"] {
+  return e.DATABASE_URL
     ? {
         kind: "postgres",
         ownerUrl: e.DATABASE_URL,
@@ -288,7 +299,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         limits: { statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS, lockTimeoutMs: e.DATABASE_LOCK_TIMEOUT_MS },
       }
     : { kind: "pglite", dataDir: `${e.DATA_DIR}/pg` };
+}
 
+function mediaOf(e: Env): Config["media"] {
+  return {
+    s3: e.S3_ENDPOINT || e.S3_ACCESS_KEY_ID
+      ? {
+          kind: "external",
+          endpoint: e.S3_ENDPOINT,
+          bucket: e.S3_BUCKET,
+          region: e.S3_REGION,
+          accessKeyId: e.S3_ACCESS_KEY_ID,
+          secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE,
+        }
+      : { kind: "embedded", directory: `${e.DATA_DIR}/s3`, bucket: e.S3_BUCKET },
+    publicBaseUrl: e.S3_PUBLIC_URL?.replace(/\/+$/, "") ?? null,
+    maxBytes: e.PHOTO_MAX_BYTES,
+    maxPixels: e.PHOTO_MAX_PIXELS,
+    maxConcurrentDecodes: e.PHOTO_MAX_CONCURRENT_DECODES,
+    maxConcurrentUploads: e.PHOTO_MAX_CONCURRENT_UPLOADS,
+  };
+}
+
+function configOf(e: Env, appSecret: Config["appSecret"]): Config {
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -296,7 +330,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT === "auto" ? (e.NODE_ENV === "development" && process.stdout.isTTY ? "pretty" : "json") : e.LOG_FORMAT,
     dataDir: e.DATA_DIR,
-    database,
+    database: databaseOf(e),
     redis: { url: e.REDIS_URL ?? "redis://127.0.0.1:6379", explicit: e.REDIS_URL !== undefined },
     allowedOrigins: e.ALLOWED_ORIGINS ?? [],
     trustProxy: e.TRUST_PROXY,
@@ -325,23 +359,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     appSecret,
     hub: { readers: e.HUB_READERS, sweepMs: e.HUB_SWEEP_MS, maxEventsPer10s: e.HUB_MAX_EVENTS_PER_10S, sessionCheckMs: e.HUB_SESSION_CHECK_MS, maxSocketsPerUser: e.HUB_MAX_SOCKETS_PER_USER },
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
-    media: {
-      s3: e.S3_ENDPOINT || e.S3_ACCESS_KEY_ID
-        ? {
-            kind: "external",
-            endpoint: e.S3_ENDPOINT,
-            bucket: e.S3_BUCKET,
-            region: e.S3_REGION,
-            accessKeyId: e.S3_ACCESS_KEY_ID,
-            secretAccessKey: e.S3_SECRET_ACCESS_KEY,
-            forcePathStyle: e.S3_FORCE_PATH_STYLE,
-          }
-        : { kind: "embedded", directory: `${e.DATA_DIR}/s3`, bucket: e.S3_BUCKET },
-      publicBaseUrl: e.S3_PUBLIC_URL?.replace(/\/+$/, "") ?? null,
-      maxBytes: e.PHOTO_MAX_BYTES,
-      maxPixels: e.PHOTO_MAX_PIXELS,
-      maxConcurrentDecodes: e.PHOTO_MAX_CONCURRENT_DECODES,
-      maxConcurrentUploads: e.PHOTO_MAX_CONCURRENT_UPLOADS,
-    },
+    media: mediaOf(e),
   };
 }

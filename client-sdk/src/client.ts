@@ -76,6 +76,34 @@ export type AiutamiClient = {
 
 const TOKEN_KEY = "aiutami:token";
 
+/** The typed tRPC client: keyed calls alone (the key is one call's header), the rest batched. */
+function createApi(opts: {
+  url: string;
+  headers: () => Record<string, string>;
+  fetch: NonNullable<AiutamiClientOptions["fetch"]>;
+  retry: AiutamiClientOptions["retry"];
+}) {
+  const { url, headers } = opts;
+  /** A call's own headers: its idempotency key, which belongs to that call alone (so it is never batched). */
+  const headersOf = ({ op }: { op: Operation }) => {
+    const key = idempotencyKeyOf(op);
+    return key === undefined ? headers() : { ...headers(), "idempotency-key": key };
+  };
+  return createTRPCClient<AppRouter>({
+    links: [
+      idempotencyKeyLink(),
+      ...(opts.retry === false ? [] : [safeRetryLink(opts.retry)]),
+      splitLink({
+        // FormData (a picture upload) cannot be batched as JSON, and a key is one call's header.
+        condition: (op) => isNonJsonSerializable(op.input) || idempotencyKeyOf(op) !== undefined,
+        true: httpLink({ url, headers: headersOf, fetch: opts.fetch }),
+        // The server refuses a batch of more than TRPC_MAX_BATCH calls (default 20): split before that.
+        false: httpBatchLink({ url, headers, fetch: opts.fetch, maxItems: 20 }),
+      }),
+    ],
+  });
+}
+
 /**
  * One client for the API and the live inbox, in browsers and in Node.
  * @example
@@ -96,25 +124,7 @@ export function createAiutamiClient(options: AiutamiClientOptions): AiutamiClien
     ...(token ? { authorization: `Bearer ${token}` } : {}),
     ...(tenant ? { "x-tenant-id": tenant } : {}),
   });
-  /** A call's own headers: its idempotency key, which belongs to that call alone (so it is never batched). */
-  const headersOf = ({ op }: { op: Operation }) => {
-    const key = idempotencyKeyOf(op);
-    return key === undefined ? headers() : { ...headers(), "idempotency-key": key };
-  };
-  const url = `${baseUrl}/trpc`;
-  const api = createTRPCClient<AppRouter>({
-    links: [
-      idempotencyKeyLink(),
-      ...(options.retry === false ? [] : [safeRetryLink(options.retry)]),
-      splitLink({
-        // FormData (a picture upload) cannot be batched as JSON, and a key is one call's header.
-        condition: (op) => isNonJsonSerializable(op.input) || idempotencyKeyOf(op) !== undefined,
-        true: httpLink({ url, headers: headersOf, fetch: fetchImpl }),
-        // The server refuses a batch of more than TRPC_MAX_BATCH calls (default 20): split before that.
-        false: httpBatchLink({ url, headers, fetch: fetchImpl, maxItems: 20 }),
-      }),
-    ],
-  });
+  const api = createApi({ url: `${baseUrl}/trpc`, headers, fetch: fetchImpl, retry: options.retry });
 
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
