@@ -1,6 +1,7 @@
 import { createReadStream, existsSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 
 const PAGE_DIR = join(import.meta.dirname, "page");
 const SDK_DIR = join(import.meta.dirname, "../../client-sdk/dist/browser");
@@ -52,6 +53,7 @@ export function serveDemo(path: string, res: ServerResponse): boolean {
   res.setHeader("x-content-type-options", "nosniff");
   res.setHeader("referrer-policy", "no-referrer");
   res.setHeader("content-security-policy", CONTENT_SECURITY_POLICY);
-  createReadStream(entry.file).pipe(res);
+  // pipeline, not pipe: a read error or a client that leaves ends this response, never the process.
+  pipeline(createReadStream(entry.file), res).catch(() => res.destroy());
   return true;
 }

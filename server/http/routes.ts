@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
 import pLimit from "p-limit";
 import type { OpenedDatabase } from "../../db/migrate";
 import type { Config } from "../config";
@@ -43,7 +44,78 @@ async function serveMedia(storage: MediaStorage, key: string, res: ServerRespons
   res.setHeader("cache-control", object.cacheControl);
   res.setHeader("x-content-type-options", "nosniff");
   if (object.contentLength !== undefined) res.setHeader("content-length", object.contentLength);
-  object.body.pipe(res);
+  // pipeline, not pipe: a store that fails mid-body ends this response, never the process.
+  await pipeline(object.body, res);
+}
+
+/** `GET /`: the demo page when it is on, otherwise where things are. */
+function serveIndex(config: Config, res: ServerResponse) {
+  if (config.demoPage) {
+    res.statusCode = 302;
+    res.setHeader("location", "/demo");
+    return void res.end();
+  }
+  sendJson(res, 200, {
+    service: "aiutami",
+    api: "/trpc",
+    socket: "/socket.io",
+    health: "/healthz",
+    readiness: "/readyz",
+    metrics: "/metrics",
+    demo: "off (DEMO_PAGE=true turns it on)",
+  });
+}
+
+/** `GET /readyz`: 200 when PostgreSQL and Redis both answer within 2 s, else 503 naming what fails. */
+async function serveReadiness(database: OpenedDatabase, redis: RedisHandle, res: ServerResponse) {
+  const checks = await Promise.all([
+    withTimeout(database.ping(), 2000, "database").then(() => null, (e: Error) => ["database", e.message] as const),
+    withTimeout(redis.redis.ping(), 2000, "redis").then(() => null, (e: Error) => ["redis", e.message] as const),
+  ]);
+  const failing = checks.filter((c) => c !== null);
+  if (failing.length === 0) return sendJson(res, 200, { status: "ready", database: "ok", redis: "ok" });
+  sendJson(res, 503, {
+    status: "not ready",
+    failing: failing.map(([name]) => name),
+    reasons: Object.fromEntries(failing),
+  });
+}
+
+/** `GET /metrics`, behind METRICS_TOKEN (or loopback in development). */
+async function serveMetrics(config: Config, deps: AppDeps, req: IncomingMessage, res: ServerResponse, requestId: string) {
+  const access = metricsAccess(config.metrics, req);
+  if (!access.ok) {
+    if (access.status === 401) res.setHeader("www-authenticate", 'Bearer realm="metrics"');
+    return sendJson(res, access.status, { error: { message: access.message, requestId } });
+  }
+  const text = await deps.metrics.registry.metrics();
+  res.setHeader("content-type", deps.metrics.registry.contentType);
+  res.end(text);
+}
+
+/**
+ * `POST /trpc/profiles.uploadPhoto`, admitted a few at a time: an upload's body is read only once it holds
+ * a slot, so memory is bounded by the slots, not by how many clients upload at once (waiting bodies stay in
+ * socket buffers). A declared oversize body is refused before any of it is read; the handler also counts.
+ */
+function createUploadRoute(config: Config, deps: AppDeps, requestIdFor: (req: IncomingMessage) => string) {
+  const uploadLimit = config.media.maxBytes + MULTIPART_OVERHEAD;
+  const trpcUpload = createTrpcHandler(deps, requestIdFor, uploadLimit);
+  const uploadSlots = pLimit(config.media.maxConcurrentUploads);
+  return (req: IncomingMessage, res: ServerResponse, requestId: string) => {
+    if (Number(req.headers["content-length"] ?? 0) > uploadLimit) {
+      res.setHeader("connection", "close");
+      return sendJson(res, 413, { error: { message: `The upload is larger than ${config.media.maxBytes} bytes.`, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, requestId } } });
+    }
+    return uploadSlots(
+      () =>
+        new Promise<void>((done) => {
+          res.once("close", done);
+          if (req.destroyed) return done();
+          trpcUpload(req, res);
+        }),
+    );
+  };
 }
 
 export type Routes = {
@@ -63,80 +135,17 @@ export function createRoutes(opts: { config: Config; deps: AppDeps; database: Op
   const requestIds = new WeakMap<IncomingMessage, string>();
   const requestIdFor = (req: IncomingMessage) => requestIds.get(req) ?? crypto.randomUUID();
   const trpc = createTrpcHandler(deps, requestIdFor);
-  const uploadLimit = config.media.maxBytes + MULTIPART_OVERHEAD;
-  const trpcUpload = createTrpcHandler(deps, requestIdFor, uploadLimit);
-  // Admission control: an upload's body is read only once it holds a slot, so memory is bounded
-  // by the slots, not by how many clients upload at once. Waiting bodies stay in socket buffers.
-  const uploadSlots = pLimit(config.media.maxConcurrentUploads);
+  const upload = createUploadRoute(config, deps, requestIdFor);
   const apiCors = createCors(config.allowedOrigins);
   let inFlight = 0;
-
-  /** `GET /`: the demo page when it is on, otherwise where things are. */
-  function serveIndex(res: ServerResponse) {
-    if (config.demoPage) {
-      res.statusCode = 302;
-      res.setHeader("location", "/demo");
-      return void res.end();
-    }
-    sendJson(res, 200, {
-      service: "aiutami",
-      api: "/trpc",
-      socket: "/socket.io",
-      health: "/healthz",
-      readiness: "/readyz",
-      metrics: "/metrics",
-      demo: "off (DEMO_PAGE=true turns it on)",
-    });
-  }
-
-  async function readiness(res: ServerResponse) {
-    const checks = await Promise.all([
-      withTimeout(database.ping(), 2000, "database").then(() => null, (e: Error) => ["database", e.message] as const),
-      withTimeout(redis.redis.ping(), 2000, "redis").then(() => null, (e: Error) => ["redis", e.message] as const),
-    ]);
-    const failing = checks.filter((c) => c !== null);
-    if (failing.length === 0) return sendJson(res, 200, { status: "ready", database: "ok", redis: "ok" });
-    sendJson(res, 503, {
-      status: "not ready",
-      failing: failing.map(([name]) => name),
-      reasons: Object.fromEntries(failing),
-    });
-  }
-
-  async function metrics(req: IncomingMessage, res: ServerResponse, requestId: string) {
-    const access = metricsAccess(config.metrics, req);
-    if (!access.ok) {
-      if (access.status === 401) res.setHeader("www-authenticate", 'Bearer realm="metrics"');
-      return sendJson(res, access.status, { error: { message: access.message, requestId } });
-    }
-    const text = await deps.metrics.registry.metrics();
-    res.setHeader("content-type", deps.metrics.registry.contentType);
-    res.end(text);
-  }
-
-  function upload(req: IncomingMessage, res: ServerResponse, requestId: string) {
-    // Refuse a declared oversize body before reading any of it; the handler also counts while reading.
-    if (Number(req.headers["content-length"] ?? 0) > uploadLimit) {
-      res.setHeader("connection", "close");
-      return sendJson(res, 413, { error: { message: `The upload is larger than ${config.media.maxBytes} bytes.`, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, requestId } } });
-    }
-    return uploadSlots(
-      () =>
-        new Promise<void>((done) => {
-          res.once("close", done);
-          if (req.destroyed) return done();
-          trpcUpload(req, res);
-        }),
-    );
-  }
 
   function route(req: IncomingMessage, res: ServerResponse, requestId: string): void | Promise<void> {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
-    if (path === "/" && (req.method === "GET" || req.method === "HEAD")) return serveIndex(res);
+    if (path === "/" && (req.method === "GET" || req.method === "HEAD")) return serveIndex(config, res);
     if (config.demoPage && req.method === "GET" && path.startsWith("/demo") && serveDemo(path, res)) return;
-    if (path === "/readyz") return readiness(res);
-    if (path === "/metrics" && req.method === "GET") return metrics(req, res, requestId);
+    if (path === "/readyz") return serveReadiness(database, redis, res);
+    if (path === "/metrics" && req.method === "GET") return serveMetrics(config, deps, req, res, requestId);
     if (path.startsWith("/trpc/")) {
       if (!config.roles.api) return sendJson(res, 404, { error: { message: "This process does not serve the API (ROLES).", requestId } });
       if (apiCors(req, res)) return;
@@ -147,6 +156,7 @@ export function createRoutes(opts: { config: Config; deps: AppDeps; database: Op
       const key = decodePath(path.slice("/media/".length));
       if (key === null) return sendJson(res, 400, { error: { message: "The picture's path is not valid percent-encoding.", requestId } });
       return serveMedia(storage, key, res).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE") return; // the client left
         log.error({ err, reqId: requestId }, "media read failed");
         if (!res.headersSent) sendJson(res, 502, { error: { message: "The picture store did not answer.", requestId } });
         else res.destroy();
