@@ -14,7 +14,7 @@ import { isOriginAllowed } from "../http/request-meta";
 import type { Notification } from "../notifications/schemas";
 import type { NotificationRecord } from "../notifications/service";
 import { latestSeq, notificationsAfter, seqOfNotification } from "../notifications/service";
-import { parseEntry, streamKey, type StreamEvent } from "../notifications/stream";
+import { parseEntry, streamKey, userIdOfStreamKey, type StreamEvent } from "../notifications/doorbell";
 import { DeliveryChannel } from "./delivery";
 import { SocketLimit } from "./socket-limit";
 import type { ClientToServerEvents, HubAuth, HubErrorCode, HubErrorData, ServerToClientEvents } from "./events";
@@ -102,9 +102,9 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
     log,
     onEntries: (key, entries, via) => {
       entriesVia[via].inc(entries.length);
-      const userId = key.slice("user-".length);
-      const sockets = users.get(userId);
-      if (!sockets) return;
+      const userId = userIdOfStreamKey(key);
+      const sockets = userId === null ? undefined : users.get(userId);
+      if (!userId || !sockets) return;
       for (const [, fields] of entries) {
         const event = parseEntry(userId, fields);
         if (event) dispatch(sockets, event);
