@@ -1,7 +1,7 @@
 import { sha256 } from "@oslojs/crypto/sha2";
 import { constantTimeEqual } from "@oslojs/crypto/subtle";
 import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
-import { and, eq, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { sessions, users } from "../../db/schema";
 import type { SessionCache } from "./session-cache";
@@ -40,6 +40,20 @@ function hashSecret(secret: string): Uint8Array {
 /** The earlier of the idle deadline and the absolute one. */
 export function sessionExpiry(s: { createdAt: Date; lastSeenAt: Date }, policy: SessionPolicy): Date {
   return new Date(Math.min(s.lastSeenAt.getTime() + policy.inactivityMs, s.createdAt.getTime() + policy.absoluteMs));
+}
+
+/**
+ * Of `sessionIds`, those that no longer hold at `now`: unknown (logged out, revoked, deleted) or past
+ * their expiry. A query that fails throws, so a database that is down ends no session.
+ */
+export async function findEndedSessions(opts: { db: Database; sessionIds: string[]; now: Date; policy: SessionPolicy }): Promise<string[]> {
+  if (opts.sessionIds.length === 0) return [];
+  const rows = await opts.db
+    .select({ id: sessions.id, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt })
+    .from(sessions)
+    .where(inArray(sessions.id, opts.sessionIds));
+  const alive = new Set(rows.filter((r) => sessionExpiry(r, opts.policy).getTime() > opts.now.getTime()).map((r) => r.id));
+  return opts.sessionIds.filter((id) => !alive.has(id));
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ChainableCommander, Redis } from "ioredis";
 import type { Logger } from "../logger";
-import { BELL_MAXLEN, bellsKey, streamKey } from "../notifications/stream";
+import { BELL_MARKER, BELL_MAXLEN, bellKey, bellsKey, parseRing, streamKey } from "../notifications/doorbell";
 
 type Entry = [id: string, fields: string[]];
 type XReadReply = Array<[key: string, entries: Entry[]]> | null;
@@ -151,7 +151,7 @@ class StreamReader {
   private async resynchronise(): Promise<void> {
     this.resync = false;
     // The bell and its expiry together, so no bell outlives its reader for want of an EXPIRE.
-    const [markerId] = await execMulti(this.conn.multi().xadd(this.bell, "MAXLEN", "~", BELL_MAXLEN, "*", "u", "").expire(this.bell, BELL_TTL_SECONDS));
+    const [markerId] = await execMulti(this.conn.multi().xadd(this.bell, "MAXLEN", "~", BELL_MAXLEN, "*", ...BELL_MARKER).expire(this.bell, BELL_TTL_SECONDS));
     this.bellLastId = markerId as string;
     this.renewedAt = performance.now();
     // SADDs go on the control connection, after any SREM already sent there for a user who left; a
@@ -210,19 +210,20 @@ class StreamReader {
         // Streams to read: those whose ring did not follow on from what was handed on.
         const toRead = new Set<string>();
         for (const [, fields] of rings) {
-          const [, userId, , id, , previous] = fields;
-          if (!userId) continue; // a resync marker
-          const key = streamKey(userId);
+          const ring = parseRing(fields);
+          if (!ring) continue; // a resync marker
+          const { id, previous, entry } = ring;
+          const key = streamKey(ring.userId);
           const last = this.streams.get(key);
           if (last === undefined) {
             const registering = this.starting.get(key);
             if (registering) registering.rung = true;
           } else if (toRead.has(key)) {
             // An earlier ring of this batch did not follow on: the read gets this entry too.
-          } else if (id !== undefined && previous === last && fields.length > 6) {
+          } else if (id !== undefined && previous === last && entry.length > 0) {
             // The entry right after the last one handed on, carried by the ring: no read needed.
             this.streams.set(key, id);
-            this.onEntries(key, [[id, fields.slice(6)]], "ring");
+            this.onEntries(key, [[id, entry]], "ring");
           } else if (id === undefined || isAfter(id, last)) toRead.add(key);
         }
         await this.readStreams(this.conn, [...toRead]);
@@ -261,7 +262,7 @@ export class StreamReaderPool {
   constructor(opts: { size: number; connect: () => Redis; control: Redis; onEntries: EntriesHandler; log: Logger; sweepMs: number }) {
     this.readers = Array.from(
       { length: opts.size },
-      (_, n) => new StreamReader(opts.connect(), opts.control, `hub-bell:${this.hubId}:${n}`, opts.onEntries, opts.log, opts.sweepMs),
+      (_, n) => new StreamReader(opts.connect(), opts.control, bellKey(this.hubId, n), opts.onEntries, opts.log, opts.sweepMs),
     );
   }
 

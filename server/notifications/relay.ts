@@ -5,7 +5,8 @@ import { notifications } from "../../db/schema";
 import { withRelayScope } from "../db-scope";
 import type { Logger } from "../logger";
 import { notificationColumns, toNotification, type NotificationRecord } from "./service";
-import { appendNotifications, type StreamSettings } from "./stream";
+import type { StreamSettings } from "./doorbell";
+import { appendNotifications } from "./stream";
 
 /** Retry delay after `attempts` failed appends: 250 ms doubling to 30 s, with jitter. */
 export function backoffMs(attempts: number): number {
