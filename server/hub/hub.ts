@@ -9,6 +9,7 @@ import { readSessionCookie } from "../auth/cookies";
 import { sessionExpiry, validateSessionToken } from "../auth/sessions";
 import { startDeadline } from "../call-deadline";
 import type { AppDeps } from "../context";
+import { withUserScope } from "../db-scope";
 import { DeadlineExceededError, isTemporaryFailure, OUTAGE_RETRY_AFTER_SECONDS } from "../errors";
 import { isOriginAllowed } from "../http/request-meta";
 import type { Notification } from "../notifications/schemas";
@@ -84,7 +85,7 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
   const fetchRange = (userId: string) => async (afterSeq: number, uptoSeq: number) => {
     const out: NotificationRecord[] = [];
     for (let from = afterSeq; from < uptoSeq; ) {
-      const page = await notificationsAfter(db, { userId, afterSeq: from, uptoSeq, limit: CATCH_UP_PAGE });
+      const page = await withUserScope(db, userId, (tx) => notificationsAfter({ db: tx, userId, afterSeq: from, uptoSeq, limit: CATCH_UP_PAGE }));
       out.push(...page);
       if (page.length < CATCH_UP_PAGE) break;
       from = page.at(-1)!.seq;
@@ -145,7 +146,7 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
     if (contiguous) {
       for (const n of collected) await channel.deliver(n);
     } else {
-      const top = Math.max(await latestSeq(db, userId), collected.at(-1)?.seq ?? 0);
+      const top = Math.max(await latestSeq({ db, userId }), collected.at(-1)?.seq ?? 0);
       for (const n of await fetchRange(userId)(after, top)) await channel.deliver(n);
     }
   }
@@ -224,8 +225,8 @@ export function createHub(server: HttpServer, deps: AppDeps, connect: () => Redi
       if (!sockets) users.set(userId, (sockets = new Set()));
       sockets.add(socket);
       await pool.add(streamKey(userId));
-      const known = lastId ? await seqOfNotification(db, { userId, id: lastId }) : null;
-      channel.lastSeq = known ?? (await latestSeq(db, userId));
+      const known = lastId ? await withUserScope(db, userId, (tx) => seqOfNotification({ db: tx, userId, id: lastId })) : null;
+      channel.lastSeq = known ?? (await latestSeq({ db, userId }));
       prepared(known);
     } catch (err) {
       unregister(socket); // also drops the opener and closes the channel

@@ -62,7 +62,7 @@ export class NotificationRelay {
     try {
       let ok: string[] = [];
       try {
-        ok = await appendNotifications(this.deps.redis, records, this.deps.stream);
+        ok = await appendNotifications({ redis: this.deps.redis, records, stream: this.deps.stream });
       } catch (err) {
         this.deps.log.warn({ err: (err as Error).message }, "stream append failed; the relay will retry");
       }
@@ -115,7 +115,7 @@ export class NotificationRelay {
       if (rows.length === 0) return 0;
       let ok: string[] = [];
       try {
-        ok = await appendNotifications(this.deps.redis, rows.map(toNotification), this.deps.stream);
+        ok = await appendNotifications({ redis: this.deps.redis, records: rows.map(toNotification), stream: this.deps.stream });
       } catch (err) {
         this.deps.log.warn({ err: (err as Error).message, pending: rows.length }, "relay: Redis append failed; backing off");
       }
