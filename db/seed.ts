@@ -74,10 +74,10 @@ export async function seedDemo(db: Database, opts: { providers?: number } = {}):
   for (const person of DEMO_PEOPLE) people.push({ ...person, id: await ensureUser(db, person, passwordHash) });
   const owner = people[0]!;
 
-  const findDemo = () => db.transaction((tx) => enterTenant(tx, { userId: owner.id, ref: DEMO_TENANT.slug }));
+  const findDemo = () => db.transaction((tx) => enterTenant({ db: tx, userId: owner.id, ref: DEMO_TENANT.slug }));
   let membership = await findDemo();
   if (!membership) {
-    await createTenant({ db, userId: owner.id, input: { name: DEMO_TENANT.name, slug: DEMO_TENANT.slug }, actor: { ...SEED_ACTOR, userId: owner.id } });
+    await db.transaction((tx) => createTenant({ db: tx, userId: owner.id, input: { name: DEMO_TENANT.name, slug: DEMO_TENANT.slug }, actor: { ...SEED_ACTOR, userId: owner.id } }));
     membership = await findDemo();
   }
   const tenantId = membership!.tenant.id;
@@ -88,7 +88,7 @@ export async function seedDemo(db: Database, opts: { providers?: number } = {}):
       if (!known) {
         // Demo people join directly, with no invitation to accept: the seed runs as the operator.
         await tx.insert(memberships).values({ tenantId, userId: person.id, role: person.role });
-        await recordAudit(tx, { ...SEED_ACTOR, userId: owner.id }, { tenantId, action: "membership.add", entityType: "membership", entityId: person.id, changes: { role: person.role } });
+        await recordAudit({ db: tx, actor: { ...SEED_ACTOR, userId: owner.id }, tenantId, action: "membership.add", entityType: "membership", entityId: person.id, changes: { role: person.role } });
       }
     });
   }

@@ -143,11 +143,47 @@ const callDeadline = t.middleware(async ({ ctx, signal, next }) => {
 
 export const publicProcedure = t.procedure.use(callBoundary).use(callDeadline).use(requestGuard);
 
+/**
+ * Signed in, with no transaction: `ctx.db` is the pool. For calls whose statements touch only tables
+ * without row-level security (sessions) and each commit on their own, so the work that follows them
+ * (revoking the session cache, telling the user's devices) comes after the commit.
+ */
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.auth) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in first: no valid session on this request." });
   }
   return next({ ctx: { auth: ctx.auth } });
+});
+
+/** Queues work for after the call's transaction commits (never after a rollback); the answer waits for it. */
+export type AfterCommit = (work: () => Promise<unknown>) => void;
+
+function afterCommitQueue() {
+  const queued: Array<() => Promise<unknown>> = [];
+  const afterCommit: AfterCommit = (work) => {
+    queued.push(work);
+  };
+  const run = async () => {
+    for (const work of queued) await work();
+  };
+  return { afterCommit, run };
+}
+
+/**
+ * Signed in, and the whole call in one transaction bound to the user (no tenant): `ctx.db` sees the
+ * user's own rows across their tenants (memberships, invitations, notifications). Work that must follow
+ * the commit, such as telling the user's other devices, goes through `ctx.afterCommit`.
+ */
+export const userProcedure = authedProcedure.use(async ({ ctx, next }) => {
+  const queue = afterCommitQueue();
+  const result = await ctx.db.transaction(async (tx: Transaction) => {
+    await bindScope(tx, { userId: ctx.auth.user.id });
+    const inner = await next({ ctx: { db: tx, afterCommit: queue.afterCommit } });
+    if (!inner.ok) throw inner.error;
+    return inner;
+  });
+  await queue.run();
+  return result;
 });
 
 /** The `x-tenant-id` header, or a BAD_REQUEST naming what is wrong with it. */
@@ -163,28 +199,31 @@ function tenantRefOf(ctx: Context): string {
 /**
  * Resolves `x-tenant-id` among the user's tenants and runs the procedure in one transaction
  * bound to that tenant: RLS then shows only its rows. A failed procedure rolls the whole
- * transaction back, so nothing is half-written.
+ * transaction back, so nothing is half-written. `ctx.afterCommit` as in userProcedure.
  */
 export const tenantProcedure = authedProcedure.use(async ({ ctx, next }) => {
   const ref = tenantRefOf(ctx);
-  return ctx.db.transaction(async (tx: Transaction) => {
-    const membership = await enterTenant(tx, { userId: ctx.auth.user.id, ref });
+  const queue = afterCommitQueue();
+  const result = await ctx.db.transaction(async (tx: Transaction) => {
+    const membership = await enterTenant({ db: tx, userId: ctx.auth.user.id, ref });
     if (!membership) throw tenantNotFound(ref);
-    const inner = await next({ ctx: { db: tx, tenant: membership.tenant, role: membership.role } });
+    const inner = await next({ ctx: { db: tx, tenant: membership.tenant, role: membership.role, afterCommit: queue.afterCommit } });
     if (!inner.ok) throw inner.error;
     return inner;
   });
+  await queue.run();
+  return result;
 });
 
 /**
  * The same membership check without holding a transaction for the whole call: for work that
- * takes long outside the database (decoding a picture), which would otherwise pin a pooled
- * connection. The procedure opens its own short tenant-bound transactions with `ctx.inTenant`.
+ * takes long outside the database (decoding a picture, writing to S3), which would otherwise pin a
+ * pooled connection. The procedure runs its short tenant-bound transactions through `ctx.inTenant`.
  */
 export const tenantMemberProcedure = authedProcedure.use(async ({ ctx, next }) => {
   const ref = tenantRefOf(ctx);
   const userId = ctx.auth.user.id;
-  const membership = await ctx.db.transaction((tx) => enterTenant(tx, { userId, ref }));
+  const membership = await ctx.db.transaction((tx) => enterTenant({ db: tx, userId, ref }));
   if (!membership) throw tenantNotFound(ref);
   const inTenant = <T>(fn: (tx: Transaction) => Promise<T>): Promise<T> =>
     ctx.db.transaction(async (tx) => {
@@ -235,7 +274,7 @@ export function rateLimited(name: RateLimitName) {
  * `.input()`, checks the `Idempotency-Key` header (a BAD_REQUEST naming it when malformed) and gives the
  * procedure `ctx.idempotency`: null without the header, otherwise the key scoped to the user and this
  * procedure's path, with the fingerprint of the request (its tenant and validated input). The service
- * then claims it in the create's own transaction, with `runOnce(tx, ctx.idempotency, create)` (or, for
+ * then claims it in the create's own transaction, with `runOnce({ db: ctx.db, request: ctx.idempotency, create })` (or, for
  * hires, inside app_create_hire), so the key commits exactly when the create does.
  */
 export const idempotent = t.middleware(({ ctx, path, input, next }) => {

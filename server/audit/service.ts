@@ -1,5 +1,5 @@
 import { and, desc, eq, lt, sql } from "drizzle-orm";
-import type { Database } from "../../db/client";
+import type { Transaction } from "../../db/client";
 import { auditLog } from "../../db/schema";
 import { IdPosition, openCursor, scopeDigest, sealCursor } from "../cursor";
 import { takePage } from "../pagination";
@@ -38,9 +38,12 @@ export function auditActorArgs(actor: AuditActor) {
   return sql`${f.session}::text, ${f.ip}::text, ${f.user_agent}::text, ${f.request_id}::text`;
 }
 
+/** The row's entry, who wrote it, and the transaction of the change it describes. */
+export type RecordAuditOptions = AuditEntry & { db: Transaction; actor: AuditActor };
+
 /** Writes one audit row with the caller's transaction, so it commits or rolls back with the change. */
-export async function recordAudit(tx: Database, actor: AuditActor, entry: AuditEntry): Promise<void> {
-  await tx.insert(auditLog).values({
+export async function recordAudit({ db, actor, ...entry }: RecordAuditOptions): Promise<void> {
+  await db.insert(auditLog).values({
     tenantId: entry.tenantId,
     actorUserId: actor.userId,
     actorSessionId: actor.sessionId,
@@ -63,12 +66,8 @@ export type AuditReader = { userId: string; role: TenantRole };
 const sessionIdFor = (reader: AuditReader, entry: { actorUserId: string | null; actorSessionId: string | null }) =>
   reader.role === "owner" || entry.actorUserId === reader.userId ? entry.actorSessionId : null;
 
-/**
- * Newest first, by id (UUIDv7, so by time). The cursor holds the last id of the previous page, signed
- * for this tenant and these filters (server/cursor.ts).
- */
-export async function listAudit(opts: {
-  db: Database;
+export type ListAuditOptions = {
+  db: Transaction;
   tenantId: string;
   reader: AuditReader;
   cursor?: string;
@@ -77,10 +76,16 @@ export async function listAudit(opts: {
   action?: string;
   limit: number;
   cursorSecret: string;
-}) {
-  const scope = `audit.list:${opts.tenantId}:${scopeDigest({ actorId: opts.actorId, entityType: opts.entityType, action: opts.action })}`;
-  const after = opts.cursor ? openCursor(opts.cursorSecret, scope, opts.cursor, IdPosition).id : undefined;
-  const rows = await opts.db
+};
+
+/**
+ * Newest first, by id (UUIDv7, so by time). The cursor holds the last id of the previous page, signed
+ * for this tenant and these filters (server/cursor.ts).
+ */
+export async function listAudit({ db, tenantId, reader, cursor, actorId, entityType, action, limit, cursorSecret }: ListAuditOptions) {
+  const scope = `audit.list:${tenantId}:${scopeDigest({ actorId, entityType, action })}`;
+  const after = cursor ? openCursor(cursorSecret, scope, cursor, IdPosition).id : undefined;
+  const rows = await db
     .select({
       id: auditLog.id,
       actorUserId: auditLog.actorUserId,
@@ -97,15 +102,15 @@ export async function listAudit(opts: {
     .from(auditLog)
     .where(
       and(
-        eq(auditLog.tenantId, opts.tenantId),
+        eq(auditLog.tenantId, tenantId),
         after ? lt(auditLog.id, after) : undefined,
-        opts.actorId ? eq(auditLog.actorUserId, opts.actorId) : undefined,
-        opts.entityType ? eq(auditLog.entityType, opts.entityType) : undefined,
-        opts.action ? eq(auditLog.action, opts.action) : undefined,
+        actorId ? eq(auditLog.actorUserId, actorId) : undefined,
+        entityType ? eq(auditLog.entityType, entityType) : undefined,
+        action ? eq(auditLog.action, action) : undefined,
       ),
     )
     .orderBy(desc(auditLog.id))
-    .limit(opts.limit + 1);
-  const { page, nextCursor } = takePage(rows, opts.limit, (r) => sealCursor(opts.cursorSecret, scope, { id: r.id }));
-  return { items: page.map((r) => ({ ...r, actorSessionId: sessionIdFor(opts.reader, r), createdAt: r.createdAt.toISOString() })), nextCursor };
+    .limit(limit + 1);
+  const { page, nextCursor } = takePage(rows, limit, (r) => sealCursor(cursorSecret, scope, { id: r.id }));
+  return { items: page.map((r) => ({ ...r, actorSessionId: sessionIdFor(reader, r), createdAt: r.createdAt.toISOString() })), nextCursor };
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { NoInput } from "../common-schemas";
-import { authedProcedure, publicProcedure, rateLimited, router } from "../trpc";
+import type { Auth, Context } from "../context";
+import { authedProcedure, publicProcedure, rateLimited, router, userProcedure } from "../trpc";
 import { clearedSessionCookie, sessionCookie } from "./cookies";
 import {
   AuthResultOutput,
@@ -11,9 +12,12 @@ import {
   SignUpInput,
   UserOutput,
 } from "./schemas";
-import { listSessions, listUserTenants, logIn, revokeSession, signUp } from "./service";
-import { deleteSession, deleteUserSessions } from "./sessions";
-import { announce } from "../notifications/stream";
+import { listSessions, listUserTenants, logIn, revokeSessions, signUp, type SessionsToRevoke } from "./service";
+
+/** The three ways of ending sessions share one service; the cookie stays the router's. */
+function revoke(ctx: Pick<Context, "db" | "sessionCache" | "redis" | "config" | "log"> & { auth: Auth }, sessions: SessionsToRevoke) {
+  return revokeSessions({ db: ctx.db, sessionCache: ctx.sessionCache, redis: ctx.redis, stream: ctx.config.stream, log: ctx.log, userId: ctx.auth.user.id, sessions });
+}
 
 export const authRouter = router({
   /** Creates an account and a session, rate-limited per address. Browsers also get the session cookie. */
@@ -56,9 +60,7 @@ export const authRouter = router({
     .input(NoInput)
     .output(z.object({ ok: z.literal(true) }))
     .mutation(async ({ ctx }) => {
-      await deleteSession(ctx.db, ctx.auth.session.id);
-      await ctx.sessionCache.revoke({ userId: ctx.auth.user.id, sessionIds: [ctx.auth.session.id] });
-      await announce(ctx, ctx.auth.user.id, { kind: "revoked", sessionIds: [ctx.auth.session.id] });
+      await revoke(ctx, { kind: "current", sessionId: ctx.auth.session.id });
       ctx.response.setCookie(clearedSessionCookie(ctx.config.cookieSecure));
       return { ok: true as const };
     }),
@@ -68,19 +70,17 @@ export const authRouter = router({
     .input(NoInput)
     .output(z.object({ revoked: z.number().int() }))
     .mutation(async ({ ctx }) => {
-      const ids = await deleteUserSessions(ctx.db, ctx.auth.user.id);
-      await ctx.sessionCache.revoke({ userId: ctx.auth.user.id, sessionIds: "all" });
-      await announce(ctx, ctx.auth.user.id, { kind: "revoked", sessionIds: "all" });
+      const ids = await revoke(ctx, { kind: "all" });
       ctx.response.setCookie(clearedSessionCookie(ctx.config.cookieSecure));
       return { revoked: ids.length };
     }),
 
-  me: authedProcedure
+  me: userProcedure
     .input(NoInput)
     .output(MeOutput)
     .query(async ({ ctx }) => ({
       user: UserOutput.parse(ctx.auth.user),
-      tenants: await listUserTenants(ctx.db, ctx.auth.user.id),
+      tenants: await listUserTenants({ db: ctx.db, userId: ctx.auth.user.id }),
       session: { id: ctx.auth.session.id, expiresAt: ctx.auth.session.expiresAt.toISOString() },
     })),
 
@@ -97,9 +97,7 @@ export const authRouter = router({
       .input(SessionIdInput)
       .output(z.object({ ok: z.literal(true) }))
       .mutation(async ({ ctx, input }) => {
-        await revokeSession({ db: ctx.db, userId: ctx.auth.user.id, sessionId: input.id });
-        await ctx.sessionCache.revoke({ userId: ctx.auth.user.id, sessionIds: [input.id] });
-        await announce(ctx, ctx.auth.user.id, { kind: "revoked", sessionIds: [input.id] });
+        await revoke(ctx, { kind: "one", sessionId: input.id });
         if (input.id === ctx.auth.session.id) ctx.response.setCookie(clearedSessionCookie(ctx.config.cookieSecure));
         return { ok: true as const };
       }),

@@ -1,7 +1,7 @@
 import { sha256 } from "@oslojs/crypto/sha2";
 import { constantTimeEqual } from "@oslojs/crypto/subtle";
 import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
-import { and, eq, inArray, ne, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { sessions, users } from "../../db/schema";
 import type { SessionCache } from "./session-cache";
@@ -42,45 +42,49 @@ export function sessionExpiry(s: { createdAt: Date; lastSeenAt: Date }, policy: 
   return new Date(Math.min(s.lastSeenAt.getTime() + policy.inactivityMs, s.createdAt.getTime() + policy.absoluteMs));
 }
 
+export type FindEndedSessionsOptions = { db: Database; sessionIds: string[]; now: Date; policy: SessionPolicy };
+
 /**
  * Of `sessionIds`, those that no longer hold at `now`: unknown (logged out, revoked, deleted) or past
  * their expiry. A query that fails throws, so a database that is down ends no session.
  */
-export async function findEndedSessions(opts: { db: Database; sessionIds: string[]; now: Date; policy: SessionPolicy }): Promise<string[]> {
-  if (opts.sessionIds.length === 0) return [];
-  const rows = await opts.db
+export async function findEndedSessions({ db, sessionIds, now, policy }: FindEndedSessionsOptions): Promise<string[]> {
+  if (sessionIds.length === 0) return [];
+  const rows = await db
     .select({ id: sessions.id, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt })
     .from(sessions)
-    .where(inArray(sessions.id, opts.sessionIds));
-  const alive = new Set(rows.filter((r) => sessionExpiry(r, opts.policy).getTime() > opts.now.getTime()).map((r) => r.id));
-  return opts.sessionIds.filter((id) => !alive.has(id));
+    .where(inArray(sessions.id, sessionIds));
+  const alive = new Set(rows.filter((r) => sessionExpiry(r, policy).getTime() > now.getTime()).map((r) => r.id));
+  return sessionIds.filter((id) => !alive.has(id));
 }
 
-/**
- * Creates a session and returns its token `<id>.<secret>`: a 128-bit id and a 256-bit secret
- * from the CSPRNG. Only SHA-256(secret) is stored.
- */
-export async function createSession(opts: {
+export type CreateSessionOptions = {
   db: Database;
   userId: string;
   now: Date;
   policy: SessionPolicy;
   ip?: string | null;
   userAgent?: string | null;
-}): Promise<{ token: string; session: ValidSession }> {
+};
+
+/**
+ * Creates a session and returns its token `<id>.<secret>`: a 128-bit id and a 256-bit secret
+ * from the CSPRNG. Only SHA-256(secret) is stored.
+ */
+export async function createSession({ db, userId, now, policy, ip, userAgent }: CreateSessionOptions): Promise<{ token: string; session: ValidSession }> {
   const id = randomBase32(16);
   const secret = randomBase32(32);
-  await opts.db.insert(sessions).values({
+  await db.insert(sessions).values({
     id,
-    userId: opts.userId,
+    userId,
     secretHash: hashSecret(secret),
-    createdAt: opts.now,
-    lastSeenAt: opts.now,
-    ip: opts.ip ?? null,
-    userAgent: opts.userAgent?.slice(0, 512) ?? null,
+    createdAt: now,
+    lastSeenAt: now,
+    ip: ip ?? null,
+    userAgent: userAgent?.slice(0, 512) ?? null,
   });
-  const record = { id, userId: opts.userId, createdAt: opts.now, lastSeenAt: opts.now };
-  return { token: `${id}.${secret}`, session: { ...record, expiresAt: sessionExpiry(record, opts.policy) } };
+  const record = { id, userId, createdAt: now, lastSeenAt: now };
+  return { token: `${id}.${secret}`, session: { ...record, expiresAt: sessionExpiry(record, policy) } };
 }
 
 function buildSessionLookup(db: Database) {
@@ -108,56 +112,44 @@ function sessionLookup(db: Database) {
   return lookup;
 }
 
-/**
- * Checks a token: known id, matching secret (constant-time), not idle too long, not past its
- * absolute lifetime. Expired sessions are deleted on sight. Returns null for anything invalid.
- */
-export async function validateSessionToken(opts: {
+export type ValidateSessionTokenOptions = {
   db: Database;
   token: string;
   now: Date;
   policy: SessionPolicy;
   /** Rows read a moment ago, when this process keeps them (the API does; see SessionCache). */
   cache?: SessionCache;
-}): Promise<{ session: ValidSession; user: SessionUser } | null> {
-  if (!TOKEN_PATTERN.test(opts.token)) return null;
-  const [id, secret] = opts.token.split(".") as [string, string];
-  const { cache } = opts;
+};
+
+/**
+ * Checks a token: known id, matching secret (constant-time), not idle too long, not past its
+ * absolute lifetime. Expired sessions are deleted on sight. Returns null for anything invalid.
+ */
+export async function validateSessionToken({ db, token, now, policy, cache }: ValidateSessionTokenOptions): Promise<{ session: ValidSession; user: SessionUser } | null> {
+  if (!TOKEN_PATTERN.test(token)) return null;
+  const [id, secret] = token.split(".") as [string, string];
   let row = cache?.get(id);
   if (!row) {
     const seen = cache?.generation ?? 0;
-    const [found] = await sessionLookup(opts.db).execute({ id });
+    const [found] = await sessionLookup(db).execute({ id });
     row = found && { ...found, id };
     if (row) cache?.set(row, seen);
   }
   if (!row || !constantTimeEqual(hashSecret(secret), row.secretHash)) return null;
 
-  const expiresAt = sessionExpiry(row, opts.policy);
-  if (opts.now.getTime() >= expiresAt.getTime()) {
+  const expiresAt = sessionExpiry(row, policy);
+  if (now.getTime() >= expiresAt.getTime()) {
     cache?.forget({ userId: row.userId, sessionIds: [id] });
-    await opts.db.delete(sessions).where(eq(sessions.id, id));
+    await db.delete(sessions).where(eq(sessions.id, id));
     return null;
   }
   let lastSeenAt = row.lastSeenAt;
-  if (opts.now.getTime() - lastSeenAt.getTime() >= LAST_SEEN_REFRESH_MS) {
-    lastSeenAt = opts.now;
-    await opts.db.update(sessions).set({ lastSeenAt }).where(eq(sessions.id, id));
+  if (now.getTime() - lastSeenAt.getTime() >= LAST_SEEN_REFRESH_MS) {
+    lastSeenAt = now;
+    await db.update(sessions).set({ lastSeenAt }).where(eq(sessions.id, id));
     // The cached row now carries the new time, so the next call does not write again.
     row.lastSeenAt = lastSeenAt;
   }
   const session = { id, userId: row.userId, createdAt: row.createdAt, lastSeenAt };
-  return { session: { ...session, expiresAt: sessionExpiry(session, opts.policy) }, user: row.user };
-}
-
-export async function deleteSession(db: Database, sessionId: string): Promise<void> {
-  await db.delete(sessions).where(eq(sessions.id, sessionId));
-}
-
-/** Deletes a user's sessions, all of them or all but one. Returns the ids deleted. */
-export async function deleteUserSessions(db: Database, userId: string, keepSessionId?: string): Promise<string[]> {
-  const rows = await db
-    .delete(sessions)
-    .where(keepSessionId ? and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId)) : eq(sessions.userId, userId))
-    .returning({ id: sessions.id });
-  return rows.map((r) => r.id);
+  return { session: { ...session, expiresAt: sessionExpiry(session, policy) }, user: row.user };
 }

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Database } from "../../db/client";
 import { parseEntry, streamKey } from "../notifications/doorbell";
+import { withUserScope } from "../db-scope";
 import { latestSeq, notificationsAfter, type NotificationRecord } from "../notifications/service";
 import type { DeliveryChannel } from "./delivery";
 
@@ -14,7 +15,7 @@ export function fetchRange(db: Database, userId: string) {
   return async (afterSeq: number, uptoSeq: number): Promise<NotificationRecord[]> => {
     const out: NotificationRecord[] = [];
     for (let from = afterSeq; from < uptoSeq; ) {
-      const page = await notificationsAfter(db, { userId, afterSeq: from, uptoSeq, limit: CATCH_UP_PAGE });
+      const page = await withUserScope(db, userId, (tx) => notificationsAfter({ db: tx, userId, afterSeq: from, uptoSeq, limit: CATCH_UP_PAGE }));
       out.push(...page);
       if (page.length < CATCH_UP_PAGE) break;
       from = page.at(-1)!.seq;
@@ -48,7 +49,7 @@ export async function catchUp(deps: { db: Database; redis: Redis }, userId: stri
   if (contiguous) {
     for (const n of collected) await channel.deliver(n);
   } else {
-    const top = Math.max(await latestSeq(deps.db, userId), collected.at(-1)?.seq ?? 0);
+    const top = Math.max(await latestSeq({ db: deps.db, userId }), collected.at(-1)?.seq ?? 0);
     for (const n of await fetchRange(deps.db, userId)(after, top)) await channel.deliver(n);
   }
 }

@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { Database } from "../../db/client";
 import type { Logger } from "../logger";
 import type { Notification } from "../notifications/schemas";
+import { withUserScope } from "../db-scope";
 import { latestSeq, seqOfNotification, type NotificationRecord } from "../notifications/service";
 import { catchUp, fetchRange } from "./catch-up";
 import { DeliveryChannel } from "./delivery";
@@ -76,8 +77,8 @@ export class SocketRegistry {
       if (!sockets) this.users.set(userId, (sockets = new Set()));
       sockets.add(socket);
       await this.opts.follow(userId);
-      const known = lastId ? await seqOfNotification(db, { userId, id: lastId }) : null;
-      channel.lastSeq = known ?? (await latestSeq(db, userId));
+      const known = lastId ? await withUserScope(db, userId, (tx) => seqOfNotification({ db: tx, userId, id: lastId })) : null;
+      channel.lastSeq = known ?? (await latestSeq({ db, userId }));
       prepared(known);
     } catch (err) {
       this.unregister(socket); // also drops the opener and closes the channel

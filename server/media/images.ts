@@ -43,14 +43,16 @@ export const RENDITIONS = [
   { name: "standard", width: 1200, height: 1200, fit: "inside" },
 ] as const;
 
+/** The longest side a picture may have (WebP cannot store more than 16,383). */
+export const MAX_SIDE = 16_383;
+
+export type RenderProfilePhotoOptions = { bytes: Buffer; maxPixels: number };
+
 /**
  * Checks the size from the header (no decoding) against the pixel limit, then decodes once,
  * auto-rotated and shrunk on load, and writes every rendition as WebP with no metadata at all.
  */
-/** The longest side a picture may have (WebP cannot store more than 16,383). */
-export const MAX_SIDE = 16_383;
-
-export async function renderProfilePhoto(bytes: Buffer, opts: { maxPixels: number }): Promise<Rendition[]> {
+export async function renderProfilePhoto({ bytes, maxPixels }: RenderProfilePhotoOptions): Promise<Rendition[]> {
   const sharp = await loadSharp();
   let header: Metadata;
   try {
@@ -60,10 +62,10 @@ export async function renderProfilePhoto(bytes: Buffer, opts: { maxPixels: numbe
     throw new AppError("BAD_REQUEST", "The image could not be read: it is damaged or not a JPEG, PNG or WebP.", { issues: [{ path: "file", message: "cannot be read as an image" }] });
   }
   const pixels = (header.width ?? 0) * (header.height ?? 0);
-  if (!header.width || !header.height || pixels > opts.maxPixels) {
+  if (!header.width || !header.height || pixels > maxPixels) {
     throw new AppError(
       "BAD_REQUEST",
-      `The image is ${header.width}×${header.height} (${Math.round(pixels / 1e6)} MP); the limit is ${Math.round(opts.maxPixels / 1e6)} MP.`,
+      `The image is ${header.width}×${header.height} (${Math.round(pixels / 1e6)} MP); the limit is ${Math.round(maxPixels / 1e6)} MP.`,
       { issues: [{ path: "file", message: "has too many pixels" }] },
     );
   }
@@ -74,7 +76,7 @@ export async function renderProfilePhoto(bytes: Buffer, opts: { maxPixels: numbe
   }
   try {
     // One decode: auto-orient from EXIF, shrink to the largest rendition, keep it raw in memory.
-    const { data, info } = await sharp(bytes, { limitInputPixels: opts.maxPixels, failOn: "truncated", sequentialRead: true })
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: "truncated", sequentialRead: true })
       .rotate()
       .resize({ width: 1200, height: 1200, fit: "inside", withoutEnlargement: true })
       .raw()

@@ -63,7 +63,7 @@ export class NotificationRelay {
     try {
       let ok: string[] = [];
       try {
-        ok = await appendNotifications(this.deps.redis, records, this.deps.stream);
+        ok = await appendNotifications({ redis: this.deps.redis, records, stream: this.deps.stream });
       } catch (err) {
         this.deps.log.warn({ err: (err as Error).message }, "stream append failed; the relay will retry");
       }
@@ -116,7 +116,7 @@ export class NotificationRelay {
       if (rows.length === 0) return 0;
       let ok: string[] = [];
       try {
-        ok = await appendNotifications(this.deps.redis, rows.map(toNotification), this.deps.stream);
+        ok = await appendNotifications({ redis: this.deps.redis, records: rows.map(toNotification), stream: this.deps.stream });
       } catch (err) {
         this.deps.log.warn({ err: (err as Error).message, pending: rows.length }, "relay: Redis append failed; backing off");
       }

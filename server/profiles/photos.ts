@@ -16,32 +16,38 @@ function photoKeys(tenantId: string, userId: string, hash: string): PhotoSet["ke
   return { thumb: key("thumb"), square: key("square"), standard: key("standard") };
 }
 
-/**
- * The upload pipeline. Nothing is stored unless every step succeeds:
- *   checks (field, size, profile, real type) -> decode under the pixel limit (a few at a time)
- *   -> put the renditions -> point the profile at them in one transaction with its audit row
- *   -> after the commit, delete the previous set. A failure after the put deletes what was put.
- */
-export async function uploadProfilePhoto(opts: {
+export type UploadProfilePhotoOptions = {
   form: FormData;
   tenantId: string;
   userId: string;
+  /**
+   * Short transactions bound to the tenant (tenantMemberProcedure's `ctx.inTenant`), in place of `db`:
+   * decoding and storing the picture take long, and must not hold a pooled connection.
+   */
   inTenant: <T>(fn: (tx: Transaction) => Promise<T>) => Promise<T>;
   storage: MediaStorage;
   decodeSlots: LimitFunction;
   limits: { maxBytes: number; maxPixels: number };
   actor: AuditActor;
   log: Logger;
-}): Promise<{ photo: { thumb: string; square: string; standard: string } }> {
-  const file = opts.form.get("file");
+};
+
+/**
+ * The upload pipeline. Nothing is stored unless every step succeeds:
+ *   checks (field, size, profile, real type) -> decode under the pixel limit (a few at a time)
+ *   -> put the renditions -> point the profile at them in one transaction with its audit row
+ *   -> after the commit, delete the previous set. A failure after the put deletes what was put.
+ */
+export async function uploadProfilePhoto({ form, tenantId, userId, inTenant, storage, decodeSlots, limits, actor, log }: UploadProfilePhotoOptions): Promise<{ photo: { thumb: string; square: string; standard: string } }> {
+  const file = form.get("file");
   if (!(file instanceof Blob)) {
     throw new AppError("BAD_REQUEST", "Send the picture as multipart form data in the field file.", { issues: [{ path: "file", message: "is required" }] });
   }
-  if (file.size > opts.limits.maxBytes) {
-    throw new AppError("PAYLOAD_TOO_LARGE", `The picture is ${file.size} bytes; the limit is ${opts.limits.maxBytes}.`, { issues: [{ path: "file", message: "is too large" }] });
+  if (file.size > limits.maxBytes) {
+    throw new AppError("PAYLOAD_TOO_LARGE", `The picture is ${file.size} bytes; the limit is ${limits.maxBytes}.`, { issues: [{ path: "file", message: "is too large" }] });
   }
-  const exists = await opts.inTenant((tx) =>
-    tx.select({ id: providerProfiles.id }).from(providerProfiles).where(and(eq(providerProfiles.tenantId, opts.tenantId), eq(providerProfiles.userId, opts.userId))),
+  const exists = await inTenant((tx) =>
+    tx.select({ id: providerProfiles.id }).from(providerProfiles).where(and(eq(providerProfiles.tenantId, tenantId), eq(providerProfiles.userId, userId))),
   );
   if (exists.length === 0) throw new AppError("NOT_FOUND", "Create your profile first (profiles.upsertMine), then add its picture.");
 
@@ -51,16 +57,16 @@ export async function uploadProfilePhoto(opts: {
       issues: [{ path: "file", message: "must be a JPEG, PNG or WebP image" }],
     });
   }
-  const renditions = await opts.decodeSlots(() => renderProfilePhoto(bytes, { maxPixels: opts.limits.maxPixels }));
+  const renditions = await decodeSlots(() => renderProfilePhoto({ bytes, maxPixels: limits.maxPixels }));
   const hash = createHash("sha256").update(bytes).digest("hex").slice(0, 32);
-  const keys = photoKeys(opts.tenantId, opts.userId, hash);
+  const keys = photoKeys(tenantId, userId, hash);
   const newKeys = Object.values(keys);
 
   const discard = (keysToDelete: string[]) =>
-    opts.storage.delete(keysToDelete).catch((err: unknown) => opts.log.error({ err, keys: keysToDelete }, "could not delete picture objects"));
+    storage.delete(keysToDelete).catch((err: unknown) => log.error({ err, keys: keysToDelete }, "could not delete picture objects"));
 
   try {
-    await Promise.all(renditions.map((r) => opts.storage.put(keys[r.name], r.data, "image/webp")));
+    await Promise.all(renditions.map((r) => storage.put(keys[r.name], r.data, "image/webp")));
   } catch (err) {
     await discard(newKeys);
     throw err;
@@ -68,16 +74,18 @@ export async function uploadProfilePhoto(opts: {
 
   let previous: PhotoSet | null;
   try {
-    previous = await opts.inTenant(async (tx) => {
+    previous = await inTenant(async (tx) => {
       const [row] = await tx
         .select({ id: providerProfiles.id, photo: providerProfiles.photo })
         .from(providerProfiles)
-        .where(and(eq(providerProfiles.tenantId, opts.tenantId), eq(providerProfiles.userId, opts.userId)))
+        .where(and(eq(providerProfiles.tenantId, tenantId), eq(providerProfiles.userId, userId)))
         .for("update");
       if (!row) throw new AppError("NOT_FOUND", "The profile was removed during the upload.");
       await tx.update(providerProfiles).set({ photo: { hash, keys }, updatedAt: new Date() }).where(eq(providerProfiles.id, row.id));
-      await recordAudit(tx, opts.actor, {
-        tenantId: opts.tenantId,
+      await recordAudit({
+        db: tx,
+        actor,
+        tenantId,
         action: "profile.photo",
         entityType: "provider_profile",
         entityId: row.id,
@@ -87,12 +95,12 @@ export async function uploadProfilePhoto(opts: {
     });
   } catch (err) {
     // The same picture uploaded again shares its keys with the live set: those must stay.
-    const live = await opts.inTenant((tx) =>
-      tx.select({ photo: providerProfiles.photo }).from(providerProfiles).where(and(eq(providerProfiles.tenantId, opts.tenantId), eq(providerProfiles.userId, opts.userId))),
+    const live = await inTenant((tx) =>
+      tx.select({ photo: providerProfiles.photo }).from(providerProfiles).where(and(eq(providerProfiles.tenantId, tenantId), eq(providerProfiles.userId, userId))),
     ).catch(() => []);
     if (live[0]?.photo?.hash !== hash) await discard(newKeys);
     throw err;
   }
   if (previous && previous.hash !== hash) await discard(Object.values(previous.keys));
-  return { photo: { thumb: opts.storage.urlFor(keys.thumb), square: opts.storage.urlFor(keys.square), standard: opts.storage.urlFor(keys.standard) } };
+  return { photo: { thumb: storage.urlFor(keys.thumb), square: storage.urlFor(keys.square), standard: storage.urlFor(keys.standard) } };
 }

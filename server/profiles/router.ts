@@ -20,7 +20,7 @@ export const profilesRouter = router({
     .input(NoInput)
     .output(ProfileOutput.nullable())
     .query(async ({ ctx }) => {
-      const row = await findOwnProfileRow(ctx.db, { tenantId: ctx.tenant.id, userId: ctx.auth.user.id });
+      const row = await findOwnProfileRow({ db: ctx.db, tenantId: ctx.tenant.id, userId: ctx.auth.user.id });
       return row ? toProfileOutput(row, ctx.storage, { exact: true }) : null;
     }),
 

@@ -1,6 +1,6 @@
 import { and, arrayContains, arrayOverlaps, desc, eq, gte, lte, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { Database } from "../../db/client";
+import type { Transaction } from "../../db/client";
 import { memberships, providerProfiles, users } from "../../db/schema";
 import { openCursor, scopeDigest, sealCursor } from "../cursor";
 import { takePage } from "../pagination";
@@ -32,6 +32,8 @@ function cursorScope(tenantId: string, sort: Sort, input: SearchProfilesInput): 
 /** Only current providers of the tenant: removing a member, or changing their role, takes their profile out at once. */
 const isProvider = sql`exists (select 1 from ${memberships} where ${memberships.tenantId} = ${providerProfiles.tenantId} and ${memberships.userId} = ${providerProfiles.userId} and ${memberships.role} = 'provider')`;
 
+export type SearchProfilesOptions = { db: Transaction; tenantId: string; input: SearchProfilesInput; storage: MediaStorage; cursorSecret: string };
+
 /**
  * Published profiles of current providers of the caller's tenant, filtered and paged with a signed
  * keyset cursor.
@@ -43,19 +45,18 @@ const isProvider = sql`exists (select 1 from ${memberships} where ${memberships.
  * `<->` is the straight-line (chord) distance, which orders points exactly as the great-circle distance
  * does, so it is also the cursor's key.
  */
-export async function searchProfiles(opts: { db: Database; tenantId: string; input: SearchProfilesInput; storage: MediaStorage; cursorSecret: string }) {
-  const { input } = opts;
+export async function searchProfiles({ db, tenantId, input, storage, cursorSecret }: SearchProfilesOptions) {
   const sort: Sort = input.sort ?? (input.near ? "distance" : "newest");
-  const scope = cursorScope(opts.tenantId, sort, input);
+  const scope = cursorScope(tenantId, sort, input);
   // Verified before any query sees it: a forged or altered cursor is refused here.
-  const position = input.cursor ? openCursor(opts.cursorSecret, scope, input.cursor, POSITIONS[sort]) : null;
+  const position = input.cursor ? openCursor(cursorSecret, scope, input.cursor, POSITIONS[sort]) : null;
 
   const here = input.near ? sql`ll_to_earth(${input.near.lat}::float8, ${input.near.lng}::float8)` : null;
   const chord = here ? sql<number>`(${publicEarth} <-> ${here})` : null;
   const distanceM = here ? sql<number>`earth_distance(${publicEarth}, ${here})` : sql<null>`null::float8`;
 
   const where: (SQL | undefined)[] = [
-    eq(providerProfiles.tenantId, opts.tenantId),
+    eq(providerProfiles.tenantId, tenantId),
     eq(providerProfiles.published, true),
     isProvider,
     input.kind ? eq(providerProfiles.kind, input.kind) : undefined,
@@ -92,7 +93,7 @@ export async function searchProfiles(opts: { db: Database; tenantId: string; inp
   }
 
   const fetch = (extra: SQL | undefined, limit: number | undefined) => {
-    const query = opts.db
+    const query = db
       .select({ ...profileColumns, distanceM, sortKey: chord ?? sql<null>`null::float8` })
       .from(providerProfiles)
       .innerJoin(users, eq(users.id, providerProfiles.userId))
@@ -108,7 +109,7 @@ export async function searchProfiles(opts: { db: Database; tenantId: string; inp
   // scan plus a sort of every provider in the radius; the KNN scan reads only what one page needs.
   // Both statements are sent together (one round trip); SET LOCAL ends with the transaction.
   const [, first] = await Promise.all([
-    sort === "distance" ? opts.db.execute(sql`set local enable_bitmapscan = off`) : undefined,
+    sort === "distance" ? db.execute(sql`set local enable_bitmapscan = off`) : undefined,
     fetch(undefined, fetchLimit),
   ]);
   let rows = first;
@@ -126,14 +127,14 @@ export async function searchProfiles(opts: { db: Database; tenantId: string; inp
 
   const { page, nextCursor } = takePage(rows, input.limit, (last) =>
     sealCursor(
-      opts.cursorSecret,
+      cursorSecret,
       scope,
       sort === "distance" ? { k: Number(last.sortKey), id: last.id } : sort === "rate" ? { k: last.hourlyRateCents, id: last.id } : { id: last.id },
     ),
   );
   return {
     items: page.map(({ distanceM: metres, sortKey: _sortKey, ...row }) => ({
-      ...toProfileOutput(row, opts.storage, { exact: false }),
+      ...toProfileOutput(row, storage, { exact: false }),
       distanceKm: metres === null ? null : roundDistanceKm(Number(metres)),
     })),
     nextCursor,

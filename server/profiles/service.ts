@@ -1,5 +1,5 @@
 import { and, eq, sql } from "drizzle-orm";
-import type { Database } from "../../db/client";
+import type { Database, Transaction } from "../../db/client";
 import { memberships, providerProfiles, users } from "../../db/schema";
 import { recordAudit, type AuditActor } from "../audit/service";
 import { AppError } from "../errors";
@@ -85,19 +85,22 @@ function selectProfiles(db: Database) {
   return db.select(profileColumns).from(providerProfiles).innerJoin(users, eq(users.id, providerProfiles.userId));
 }
 
-export async function findOwnProfileRow(db: Database, opts: { tenantId: string; userId: string }) {
+export type FindOwnProfileRowOptions = { db: Transaction; tenantId: string; userId: string };
+
+export async function findOwnProfileRow({ db, tenantId, userId }: FindOwnProfileRowOptions) {
   const [row] = await selectProfiles(db)
-    .where(and(eq(providerProfiles.tenantId, opts.tenantId), eq(providerProfiles.userId, opts.userId)))
+    .where(and(eq(providerProfiles.tenantId, tenantId), eq(providerProfiles.userId, userId)))
     .limit(1);
   return row ?? null;
 }
+
+export type UpsertMyProfileOptions = { db: Transaction; tenantId: string; userId: string; input: UpsertProfileInput; actor: AuditActor; storage: MediaStorage };
 
 /**
  * Creates or replaces the caller's profile in this tenant. Changing kind clears the other
  * kinds' attributes, so a profile never carries two kinds' worth.
  */
-export async function upsertMyProfile(opts: { db: Database; tenantId: string; userId: string; input: UpsertProfileInput; actor: AuditActor; storage: MediaStorage }) {
-  const { input } = opts;
+export async function upsertMyProfile({ db, tenantId, userId, input, actor, storage }: UpsertMyProfileOptions) {
   const values = {
     kind: input.kind,
     headline: input.headline,
@@ -118,41 +121,45 @@ export async function upsertMyProfile(opts: { db: Database; tenantId: string; us
     tasks: input.kind === "housekeeper" ? input.tasks : [],
     services: input.kind === "senior_caregiver" ? input.services : [],
   };
-  const before = await findOwnProfileRow(opts.db, opts);
-  const [saved] = await opts.db
+  const before = await findOwnProfileRow({ db, tenantId, userId });
+  const [saved] = await db
     .insert(providerProfiles)
-    .values({ tenantId: opts.tenantId, userId: opts.userId, ...values })
+    .values({ tenantId, userId, ...values })
     .onConflictDoUpdate({ target: [providerProfiles.tenantId, providerProfiles.userId], set: { ...values, updatedAt: new Date() } })
     .returning({ id: providerProfiles.id });
   const changed = before
     ? Object.keys(values).filter((k) => JSON.stringify(before[k as keyof typeof before]) !== JSON.stringify(values[k as keyof typeof values]))
     : Object.keys(values);
-  await recordAudit(opts.db, opts.actor, {
-    tenantId: opts.tenantId,
+  await recordAudit({
+    db,
+    actor,
+    tenantId,
     action: before ? "profile.update" : "profile.create",
     entityType: "provider_profile",
     entityId: saved!.id,
     changes: { fields: changed },
   });
-  const row = await findOwnProfileRow(opts.db, opts);
-  return toProfileOutput(row!, opts.storage, { exact: true });
+  const row = await findOwnProfileRow({ db, tenantId, userId });
+  return toProfileOutput(row!, storage, { exact: true });
 }
+
+export type GetProfileOptions = { db: Transaction; tenantId: string; id: string; viewer: { userId: string; role: TenantRole }; storage: MediaStorage };
 
 /**
  * One profile by id. Members see published profiles of the tenant's current providers; an unpublished
  * one only its provider and the tenant's owners and admins. The profile of someone removed from the
  * tenant, or no longer a provider in it, is seen by nobody but them. Anything else answers as not found.
  */
-export async function getProfile(opts: { db: Database; tenantId: string; id: string; viewer: { userId: string; role: TenantRole }; storage: MediaStorage }) {
-  const [row] = await opts.db
+export async function getProfile({ db, tenantId, id, viewer, storage }: GetProfileOptions) {
+  const [row] = await db
     .select({ ...profileColumns, isProvider: sql<boolean>`(${memberships.role} is not distinct from 'provider')` })
     .from(providerProfiles)
     .innerJoin(users, eq(users.id, providerProfiles.userId))
     .leftJoin(memberships, and(eq(memberships.tenantId, providerProfiles.tenantId), eq(memberships.userId, providerProfiles.userId)))
-    .where(and(eq(providerProfiles.tenantId, opts.tenantId), eq(providerProfiles.id, opts.id)))
+    .where(and(eq(providerProfiles.tenantId, tenantId), eq(providerProfiles.id, id)))
     .limit(1);
-  const own = row?.userId === opts.viewer.userId;
-  const staff = opts.viewer.role === "owner" || opts.viewer.role === "admin";
+  const own = row?.userId === viewer.userId;
+  const staff = viewer.role === "owner" || viewer.role === "admin";
   if (!row || (!own && (!row.isProvider || (!row.published && !staff)))) throw new AppError("NOT_FOUND", "No such profile in this tenant.");
-  return toProfileOutput(row, opts.storage, { exact: own });
+  return toProfileOutput(row, storage, { exact: own });
 }

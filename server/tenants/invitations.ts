@@ -1,8 +1,8 @@
 import { and, desc, eq, gt, type SQL } from "drizzle-orm";
-import type { Database } from "../../db/client";
+import type { Database, Transaction } from "../../db/client";
 import { memberships, tenantInvitations, tenants, users } from "../../db/schema";
 import { recordAudit, type AuditActor } from "../audit/service";
-import { bindScope, withUserScope } from "../db-scope";
+import { bindScope } from "../db-scope";
 import { runOnce, type IdempotencyRequest } from "../idempotency";
 import { AppError } from "../errors";
 import type { TenantRole } from "./resolve";
@@ -38,51 +38,55 @@ function toStaffView(r: StaffRow) {
   };
 }
 
+export type InviteMemberOptions = MemberChange & { input: InviteMemberInput; now: Date };
+
 /**
  * Invites an email into the tenant with a role. It reads nothing of an account with that email, so the
  * answer is the same whether one exists or not; the invitation waits for whoever holds (or signs up with)
  * that email. Inviting it again replaces the pending invitation (a new id, a new expiry). Refused only for
  * an email of a current member, whom the staff can list anyway.
  */
-export async function inviteMember(opts: MemberChange & { input: InviteMemberInput; now: Date }) {
-  assertMayManage(opts.actorRole, opts.input.role);
-  const { email, role } = opts.input;
-  const [member] = await opts.db
+export async function inviteMember({ db, tenantId, actorRole, actor, input, now }: InviteMemberOptions) {
+  assertMayManage(actorRole, input.role);
+  const { email, role } = input;
+  const [member] = await db
     .select({ userId: memberships.userId })
     .from(memberships)
     .innerJoin(users, eq(users.id, memberships.userId))
-    .where(and(eq(memberships.tenantId, opts.tenantId), eq(users.email, email)))
+    .where(and(eq(memberships.tenantId, tenantId), eq(users.email, email)))
     .limit(1);
   if (member) {
     throw new AppError("CONFLICT", "That email belongs to a member of this tenant already.", { issues: [{ path: "email", message: "is already a member" }] });
   }
-  const [replaced] = await opts.db
+  const [replaced] = await db
     .select({ id: tenantInvitations.id, role: tenantInvitations.role })
     .from(tenantInvitations)
-    .where(and(eq(tenantInvitations.tenantId, opts.tenantId), eq(tenantInvitations.email, email), eq(tenantInvitations.status, "pending")))
+    .where(and(eq(tenantInvitations.tenantId, tenantId), eq(tenantInvitations.email, email), eq(tenantInvitations.status, "pending")))
     .for("update");
   if (replaced) {
     // Replacing withdraws it, which needs the same right as revokeInvitation.
-    assertMayManage(opts.actorRole, replaced.role);
-    await opts.db.update(tenantInvitations).set({ status: "revoked", closedAt: opts.now }).where(eq(tenantInvitations.id, replaced.id));
+    assertMayManage(actorRole, replaced.role);
+    await db.update(tenantInvitations).set({ status: "revoked", closedAt: now }).where(eq(tenantInvitations.id, replaced.id));
   }
-  const [created] = await opts.db
+  const [created] = await db
     .insert(tenantInvitations)
-    .values({ tenantId: opts.tenantId, email, role, invitedBy: opts.actor.userId, createdAt: opts.now, expiresAt: new Date(opts.now.getTime() + INVITATION_LIFETIME_MS) })
+    .values({ tenantId, email, role, invitedBy: actor.userId, createdAt: now, expiresAt: new Date(now.getTime() + INVITATION_LIFETIME_MS) })
     .onConflictDoNothing()
     .returning({ id: tenantInvitations.id });
   if (!created) {
     // Another invitation to the same email committed between the two statements above.
     throw new AppError("CONFLICT", "Another invitation to that email was sent at the same moment: list the pending invitations.", { issues: [{ path: "email", message: "was just invited" }] });
   }
-  await recordAudit(opts.db, opts.actor, {
-    tenantId: opts.tenantId,
+  await recordAudit({
+    db,
+    actor,
+    tenantId,
     action: "invitation.create",
     entityType: "invitation",
     entityId: created.id,
     changes: { email, role, ...(replaced ? { replaces: replaced.id } : {}) },
   });
-  const [invitation] = await staffInvitations(opts.db, eq(tenantInvitations.id, created.id));
+  const [invitation] = await staffInvitations(db, eq(tenantInvitations.id, created.id));
   return invitation!;
 }
 
@@ -96,53 +100,60 @@ async function staffInvitations(db: Database, where: SQL | undefined) {
   return rows.map(toStaffView);
 }
 
+export type ListTenantInvitationsOptions = { db: Transaction; tenantId: string; now: Date };
+
 /** The tenant's invitations still waiting for an answer, newest first. */
-export function listTenantInvitations(opts: { db: Database; tenantId: string; now: Date }) {
-  return staffInvitations(opts.db, and(eq(tenantInvitations.tenantId, opts.tenantId), eq(tenantInvitations.status, "pending"), gt(tenantInvitations.expiresAt, opts.now)));
+export function listTenantInvitations({ db, tenantId, now }: ListTenantInvitationsOptions) {
+  return staffInvitations(db, and(eq(tenantInvitations.tenantId, tenantId), eq(tenantInvitations.status, "pending"), gt(tenantInvitations.expiresAt, now)));
 }
 
+export type RevokeInvitationOptions = MemberChange & { id: string; now: Date };
+
 /** Withdraws a pending invitation. Only an owner may withdraw one that grants the owner role. */
-export async function revokeInvitation(opts: MemberChange & { id: string; now: Date }) {
-  const [found] = await opts.db
+export async function revokeInvitation({ db, tenantId, actorRole, actor, id, now }: RevokeInvitationOptions) {
+  const [found] = await db
     .select({ email: tenantInvitations.email, role: tenantInvitations.role })
     .from(tenantInvitations)
-    .where(and(eq(tenantInvitations.tenantId, opts.tenantId), eq(tenantInvitations.id, opts.id), eq(tenantInvitations.status, "pending")))
+    .where(and(eq(tenantInvitations.tenantId, tenantId), eq(tenantInvitations.id, id), eq(tenantInvitations.status, "pending")))
     .for("update");
   if (!found) throw new AppError("NOT_FOUND", "No pending invitation of this tenant has that id.", { issues: [{ path: "id", message: "is not a pending invitation" }] });
-  assertMayManage(opts.actorRole, found.role);
-  await opts.db.update(tenantInvitations).set({ status: "revoked", closedAt: opts.now }).where(eq(tenantInvitations.id, opts.id));
-  await recordAudit(opts.db, opts.actor, {
-    tenantId: opts.tenantId,
+  assertMayManage(actorRole, found.role);
+  await db.update(tenantInvitations).set({ status: "revoked", closedAt: now }).where(eq(tenantInvitations.id, id));
+  await recordAudit({
+    db,
+    actor,
+    tenantId,
     action: "invitation.revoke",
     entityType: "invitation",
-    entityId: opts.id,
+    entityId: id,
     changes: { email: found.email, role: found.role },
   });
 }
 
-type Invitee = { db: Database; user: { id: string; email: string }; actor: AuditActor; now: Date };
+/** The invitee's side: the call's transaction bound to the user (userProcedure), and who they are. */
+type Invitee = { db: Transaction; user: { id: string; email: string }; actor: AuditActor; now: Date };
+
+export type ListMyInvitationsOptions = Omit<Invitee, "actor">;
 
 /** The caller's pending invitations across tenants, newest first: whoever signs up or logs in with the email sees them. */
-export async function listMyInvitations(opts: Omit<Invitee, "actor">) {
-  const rows = await withUserScope(opts.db, opts.user.id, (tx) =>
-    tx
-      .select({
-        id: tenantInvitations.id,
-        tenantId: tenants.id,
-        tenantSlug: tenants.slug,
-        tenantName: tenants.name,
-        role: tenantInvitations.role,
-        inviterFirstName: users.firstName,
-        inviterLastName: users.lastName,
-        createdAt: tenantInvitations.createdAt,
-        expiresAt: tenantInvitations.expiresAt,
-      })
-      .from(tenantInvitations)
-      .innerJoin(tenants, eq(tenants.id, tenantInvitations.tenantId))
-      .leftJoin(users, eq(users.id, tenantInvitations.invitedBy))
-      .where(and(eq(tenantInvitations.email, opts.user.email), eq(tenantInvitations.status, "pending"), gt(tenantInvitations.expiresAt, opts.now)))
-      .orderBy(desc(tenantInvitations.createdAt)),
-  );
+export async function listMyInvitations({ db, user, now }: ListMyInvitationsOptions) {
+  const rows = await db
+    .select({
+      id: tenantInvitations.id,
+      tenantId: tenants.id,
+      tenantSlug: tenants.slug,
+      tenantName: tenants.name,
+      role: tenantInvitations.role,
+      inviterFirstName: users.firstName,
+      inviterLastName: users.lastName,
+      createdAt: tenantInvitations.createdAt,
+      expiresAt: tenantInvitations.expiresAt,
+    })
+    .from(tenantInvitations)
+    .innerJoin(tenants, eq(tenants.id, tenantInvitations.tenantId))
+    .leftJoin(users, eq(users.id, tenantInvitations.invitedBy))
+    .where(and(eq(tenantInvitations.email, user.email), eq(tenantInvitations.status, "pending"), gt(tenantInvitations.expiresAt, now)))
+    .orderBy(desc(tenantInvitations.createdAt));
   return rows.map((r) => ({
     id: r.id,
     tenant: { id: r.tenantId, slug: r.tenantSlug, name: r.tenantName },
@@ -160,25 +171,23 @@ const CLOSED: Record<Exclude<InvitationStatus, "pending">, string> = {
 };
 
 /**
- * Closes one of the caller's own pending invitations, in a transaction bound to its tenant (so the audit
- * row and, on acceptance, the membership are written there), and answers its tenant and role. Someone
- * else's invitation and one that does not exist answer the same NOT_FOUND.
+ * Closes one of the caller's own pending invitations, in the call's transaction, bound here to the
+ * invitation's tenant (so the audit row and, on acceptance, the membership are written there), and
+ * answers its tenant and role. Someone else's invitation and one that does not exist answer the same
+ * NOT_FOUND.
  */
-async function answerInvitation<T>(
+function answerInvitation<T>(
   opts: Invitee & { id: string; answer: "accepted" | "declined"; idempotency?: IdempotencyRequest | null },
-  then: (tx: Database, inv: { tenantId: string; role: TenantRole; invitedBy: string | null }) => Promise<T>,
+  then: (tx: Transaction, inv: { tenantId: string; role: TenantRole; invitedBy: string | null }) => Promise<T>,
 ) {
-  return opts.db.transaction(async (tx) => {
-    await bindScope(tx, { userId: opts.user.id });
-    // With an Idempotency-Key, a retry of an accept that committed answers the membership it made.
-    return runOnce(tx, opts.idempotency ?? null, () => answerInTransaction(tx, opts, then));
-  });
+  // With an Idempotency-Key, a retry of an accept that committed answers the membership it made.
+  return runOnce({ db: opts.db, request: opts.idempotency ?? null, create: () => answerInTransaction(opts.db, opts, then) });
 }
 
 async function answerInTransaction<T>(
-  tx: Database,
+  tx: Transaction,
   opts: Invitee & { id: string; answer: "accepted" | "declined" },
-  then: (tx: Database, inv: { tenantId: string; role: TenantRole; invitedBy: string | null }) => Promise<T>,
+  then: (tx: Transaction, inv: { tenantId: string; role: TenantRole; invitedBy: string | null }) => Promise<T>,
 ): Promise<T> {
   const [found] = await tx
     .select({ tenantId: tenantInvitations.tenantId, role: tenantInvitations.role, status: tenantInvitations.status, expiresAt: tenantInvitations.expiresAt, invitedBy: tenantInvitations.invitedBy })
@@ -198,7 +207,9 @@ async function answerInTransaction<T>(
   // Someone who declines never joined: the tenant's staff learn that the invitation was declined, and
   // nothing of who declined (account, session, address, browser), which would tell them the account exists.
   const actor = opts.answer === "accepted" ? opts.actor : { userId: null, sessionId: null, ip: null, userAgent: null, requestId: opts.actor.requestId };
-  await recordAudit(tx, actor, {
+  await recordAudit({
+    db: tx,
+    actor,
     tenantId: found.tenantId,
     action: opts.answer === "accepted" ? "invitation.accept" : "invitation.decline",
     entityType: "invitation",
@@ -208,24 +219,30 @@ async function answerInTransaction<T>(
   return then(tx, found);
 }
 
+export type AcceptInvitationOptions = Invitee & { id: string; idempotency?: IdempotencyRequest | null };
+
 /** Accepts one of the caller's invitations: they become a member with its role. Notifies nobody (yet). */
-export function acceptInvitation(opts: Invitee & { id: string; idempotency?: IdempotencyRequest | null }) {
-  return answerInvitation({ ...opts, answer: "accepted" }, async (tx, inv) => {
-    const [joined] = await tx.insert(memberships).values({ tenantId: inv.tenantId, userId: opts.user.id, role: inv.role }).onConflictDoNothing().returning({ role: memberships.role });
+export function acceptInvitation({ db, user, actor, now, id, idempotency }: AcceptInvitationOptions) {
+  return answerInvitation({ db, user, actor, now, id, idempotency, answer: "accepted" }, async (tx, inv) => {
+    const [joined] = await tx.insert(memberships).values({ tenantId: inv.tenantId, userId: user.id, role: inv.role }).onConflictDoNothing().returning({ role: memberships.role });
     if (!joined) throw new AppError("CONFLICT", "You are a member of this tenant already: decline the invitation instead.");
-    await recordAudit(tx, opts.actor, {
+    await recordAudit({
+      db: tx,
+      actor,
       tenantId: inv.tenantId,
       action: "membership.add",
       entityType: "membership",
-      entityId: opts.user.id,
-      changes: { role: inv.role, invitationId: opts.id, invitedBy: inv.invitedBy },
+      entityId: user.id,
+      changes: { role: inv.role, invitationId: id, invitedBy: inv.invitedBy },
     });
     const [tenant] = await tx.select({ id: tenants.id, slug: tenants.slug, name: tenants.name }).from(tenants).where(eq(tenants.id, inv.tenantId));
     return { ...tenant!, role: inv.role };
   });
 }
 
+export type DeclineInvitationOptions = Invitee & { id: string };
+
 /** Declines one of the caller's invitations; the tenant may send another. */
-export async function declineInvitation(opts: Invitee & { id: string }) {
-  await answerInvitation({ ...opts, answer: "declined" }, async () => undefined);
+export async function declineInvitation({ db, user, actor, now, id }: DeclineInvitationOptions) {
+  await answerInvitation({ db, user, actor, now, id, answer: "declined" }, async () => undefined);
 }

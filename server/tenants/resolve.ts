@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { rowsOf, type Database } from "../../db/client";
+import { rowsOf, type Transaction } from "../../db/client";
 import type { tenantRoles } from "../../db/schema";
 import { AppError } from "../errors";
 
@@ -13,9 +13,11 @@ export const TENANT_REF_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/i;
  * tenant among theirs by id or slug, and binds it for row-level security. Null, with no tenant
  * bound, for an unknown tenant and for one the user is not in alike. Must run in a transaction.
  */
-export async function enterTenant(tx: Database, opts: { userId: string; ref: string }): Promise<{ tenant: TenantRef; role: TenantRole } | null> {
-  const rows = await tx.execute<{ tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole }>(
-    sql`select tenant_id, tenant_slug, tenant_name, member_role from app_enter_tenant(${opts.userId}::uuid, ${opts.ref})`,
+export type EnterTenantOptions = { db: Transaction; userId: string; ref: string };
+
+export async function enterTenant({ db, userId, ref }: EnterTenantOptions): Promise<{ tenant: TenantRef; role: TenantRole } | null> {
+  const rows = await db.execute<{ tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole }>(
+    sql`select tenant_id, tenant_slug, tenant_name, member_role from app_enter_tenant(${userId}::uuid, ${ref})`,
   );
   const [row] = rowsOf<{ tenant_id: string; tenant_slug: string; tenant_name: string; member_role: TenantRole }>(rows);
   return row ? { tenant: { id: row.tenant_id, slug: row.tenant_slug, name: row.tenant_name }, role: row.member_role } : null;

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { NoInput } from "../common-schemas";
 import { TenantMembershipOutput } from "../auth/schemas";
 import { listUserTenants } from "../auth/service";
-import { auditActorOf, authedProcedure, idempotent, rateLimited, router, tenantAdminProcedure } from "../trpc";
+import { auditActorOf, idempotent, rateLimited, router, tenantAdminProcedure, userProcedure } from "../trpc";
 import { acceptInvitation, declineInvitation, inviteMember, listMyInvitations, listTenantInvitations, revokeInvitation } from "./invitations";
 import {
   CreateTenantInput,
@@ -22,7 +22,7 @@ const Ok = z.object({ ok: z.literal(true) });
 
 export const tenantsRouter = router({
   /** Creates a care agency; the caller becomes its owner. */
-  create: authedProcedure
+  create: userProcedure
     .input(CreateTenantInput)
     .use(rateLimited("tenantsCreate"))
     .use(idempotent)
@@ -30,16 +30,16 @@ export const tenantsRouter = router({
     .mutation(({ ctx, input }) => createTenant({ db: ctx.db, userId: ctx.auth.user.id, input, actor: auditActorOf(ctx), idempotency: ctx.idempotency })),
 
   /** The tenants the caller belongs to, with their role in each. */
-  mine: authedProcedure
+  mine: userProcedure
     .input(NoInput)
     .output(z.array(TenantMembershipOutput))
-    .query(({ ctx }) => listUserTenants(ctx.db, ctx.auth.user.id)),
+    .query(({ ctx }) => listUserTenants({ db: ctx.db, userId: ctx.auth.user.id })),
 
   members: router({
     list: tenantAdminProcedure
       .input(NoInput)
       .output(z.array(MemberOutput))
-      .query(({ ctx }) => listMembers(ctx.db, ctx.tenant.id)),
+      .query(({ ctx }) => listMembers({ db: ctx.db, tenantId: ctx.tenant.id })),
 
     /** Invites an email with a role; its holder becomes a member only by accepting (`tenants.invitations.accept`). */
     invite: tenantAdminProcedure
@@ -81,19 +81,19 @@ export const tenantsRouter = router({
 
   /** The caller's own invitations, across tenants (no `x-tenant-id`). */
   invitations: router({
-    list: authedProcedure
+    list: userProcedure
       .input(NoInput)
       .output(z.array(MyInvitationOutput))
       .query(({ ctx }) => listMyInvitations({ db: ctx.db, user: ctx.auth.user, now: ctx.clock() })),
 
     /** Joins the tenant with the invitation's role; answers the membership as `tenants.mine` lists it. */
-    accept: authedProcedure
+    accept: userProcedure
       .input(InvitationIdInput)
       .use(idempotent)
       .output(TenantMembershipOutput)
       .mutation(({ ctx, input }) => acceptInvitation({ db: ctx.db, user: ctx.auth.user, actor: auditActorOf(ctx), id: input.id, now: ctx.clock(), idempotency: ctx.idempotency })),
 
-    decline: authedProcedure
+    decline: userProcedure
       .input(InvitationIdInput)
       .output(Ok)
       .mutation(async ({ ctx, input }) => {

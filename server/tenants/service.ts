@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { uuidv7 } from "uuidv7";
-import type { Database } from "../../db/client";
+import type { Database, Transaction } from "../../db/client";
 import { memberships, tenants, users } from "../../db/schema";
 import { recordAudit, type AuditActor } from "../audit/service";
 import { bindScope } from "../db-scope";
@@ -12,32 +12,46 @@ import { slugCandidates } from "./slug";
 
 export { slugify } from "./slug";
 
+export type CreateTenantOptions = {
+  /** The call's transaction (userProcedure); it is bound to the new tenant here. */
+  db: Transaction;
+  userId: string;
+  input: CreateTenantInput;
+  actor: AuditActor;
+  idempotency?: IdempotencyRequest | null;
+};
+
 /**
- * Creates a tenant with the caller as its owner, in one transaction with its audit row (and its
+ * Creates a tenant with the caller as its owner, in the call's transaction with its audit row (and its
  * idempotency key, when the call has one: a retry answers the first tenant).
  * A taken slug the caller asked for is a CONFLICT; a derived one gets a short random suffix. No slug
  * reads as a tenant id (server/tenants/slug.ts).
  */
-export async function createTenant(opts: { db: Database; userId: string; input: CreateTenantInput; actor: AuditActor; idempotency?: IdempotencyRequest | null }) {
+export async function createTenant({ db, userId, input, actor, idempotency }: CreateTenantOptions) {
   const id = uuidv7();
-  const candidates = slugCandidates(opts.input);
+  const candidates = slugCandidates(input);
 
-  return opts.db.transaction(async (tx) => {
-    await bindScope(tx, { userId: opts.userId, tenantId: id });
-    return runOnce(tx, opts.idempotency ?? null, async () => {
+  // The tenant does not exist yet, so no middleware could bind it: the transaction is bound to it here.
+  await bindScope(db, { userId, tenantId: id });
+  return runOnce({
+    db,
+    request: idempotency ?? null,
+    create: async () => {
       for (const slug of candidates) {
         try {
           // A savepoint, so a taken slug does not abort the whole transaction.
-          const tenant = await tx.transaction(async (sp) => {
+          const tenant = await db.transaction(async (sp) => {
             const [row] = await sp
               .insert(tenants)
-              .values({ id, slug, name: opts.input.name })
+              .values({ id, slug, name: input.name })
               .returning({ id: tenants.id, slug: tenants.slug, name: tenants.name });
             return row;
           });
           if (!tenant) throw new Error("insert returned no tenant");
-          await tx.insert(memberships).values({ tenantId: id, userId: opts.userId, role: "owner" });
-          await recordAudit(tx, opts.actor, {
+          await db.insert(memberships).values({ tenantId: id, userId, role: "owner" });
+          await recordAudit({
+            db,
+            actor,
             tenantId: id,
             action: "tenant.create",
             entityType: "tenant",
@@ -52,11 +66,13 @@ export async function createTenant(opts: { db: Database; userId: string; input: 
       throw new AppError("CONFLICT", `The slug "${candidates[0]}" is taken: choose another.`, {
         issues: [{ path: "slug", message: "is taken" }],
       });
-    });
+    },
   });
 }
 
-export async function listMembers(db: Database, tenantId: string) {
+export type ListMembersOptions = { db: Transaction; tenantId: string };
+
+export async function listMembers({ db, tenantId }: ListMembersOptions) {
   const rows = await db
     .select({
       userId: memberships.userId,
@@ -73,7 +89,8 @@ export async function listMembers(db: Database, tenantId: string) {
   return rows.map((r) => ({ ...r, joinedAt: r.joinedAt.toISOString() }));
 }
 
-export type MemberChange = { db: Database; tenantId: string; actorRole: TenantRole; actor: AuditActor };
+/** What every change to a tenant's members takes: the call's tenant transaction, and who makes the change. */
+export type MemberChange = { db: Transaction; tenantId: string; actorRole: TenantRole; actor: AuditActor };
 
 /** Only an owner may grant, change or take away the owner role. */
 export function assertMayManage(actorRole: TenantRole, ...roles: TenantRole[]) {
@@ -107,36 +124,44 @@ async function findMemberRole(db: Database, tenantId: string, userId: string): P
   return row.role;
 }
 
-export async function removeMember(opts: MemberChange & { userId: string }) {
-  const role = await findMemberRole(opts.db, opts.tenantId, opts.userId);
-  assertMayManage(opts.actorRole, role);
-  if (role === "owner") await assertNotLastOwner(opts.db, opts.tenantId, opts.userId);
-  await opts.db.delete(memberships).where(and(eq(memberships.tenantId, opts.tenantId), eq(memberships.userId, opts.userId)));
-  await recordAudit(opts.db, opts.actor, {
-    tenantId: opts.tenantId,
+export type RemoveMemberOptions = MemberChange & { userId: string };
+
+export async function removeMember({ db, tenantId, actorRole, actor, userId }: RemoveMemberOptions) {
+  const role = await findMemberRole(db, tenantId, userId);
+  assertMayManage(actorRole, role);
+  if (role === "owner") await assertNotLastOwner(db, tenantId, userId);
+  await db.delete(memberships).where(and(eq(memberships.tenantId, tenantId), eq(memberships.userId, userId)));
+  await recordAudit({
+    db,
+    actor,
+    tenantId,
     action: "membership.remove",
     entityType: "membership",
-    entityId: opts.userId,
+    entityId: userId,
     changes: { role },
   });
 }
 
-export async function setMemberRole(opts: MemberChange & { input: SetRoleInput }) {
-  const from = await findMemberRole(opts.db, opts.tenantId, opts.input.userId);
-  assertMayManage(opts.actorRole, from, opts.input.role);
-  if (from === opts.input.role) return { userId: opts.input.userId, role: from };
-  if (from === "owner") await assertNotLastOwner(opts.db, opts.tenantId, opts.input.userId);
-  await opts.db
+export type SetMemberRoleOptions = MemberChange & { input: SetRoleInput };
+
+export async function setMemberRole({ db, tenantId, actorRole, actor, input }: SetMemberRoleOptions) {
+  const from = await findMemberRole(db, tenantId, input.userId);
+  assertMayManage(actorRole, from, input.role);
+  if (from === input.role) return { userId: input.userId, role: from };
+  if (from === "owner") await assertNotLastOwner(db, tenantId, input.userId);
+  await db
     .update(memberships)
-    .set({ role: opts.input.role })
-    .where(and(eq(memberships.tenantId, opts.tenantId), eq(memberships.userId, opts.input.userId)));
-  await recordAudit(opts.db, opts.actor, {
-    tenantId: opts.tenantId,
+    .set({ role: input.role })
+    .where(and(eq(memberships.tenantId, tenantId), eq(memberships.userId, input.userId)));
+  await recordAudit({
+    db,
+    actor,
+    tenantId,
     action: "membership.set_role",
     entityType: "membership",
-    entityId: opts.input.userId,
-    changes: { role: { from, to: opts.input.role } },
+    entityId: input.userId,
+    changes: { role: { from, to: input.role } },
   });
-  return { userId: opts.input.userId, role: opts.input.role };
+  return { userId: input.userId, role: input.role };
 }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withUserScope } from "../../server/db-scope";
 import { notificationsAfter } from "../../server/notifications/service";
 import { appendNotifications } from "../../server/notifications/stream";
 import { checkDelivery } from "../helpers/delivery-checker";
@@ -20,8 +21,8 @@ describe("fault: the relay dies between XADD and recording that it streamed", ()
     for (let i = 0; i < 5; i++) await hire(env, m, i);
     await device.waitFor(5);
     // As after a crash: appended again by hand, then unrecorded and picked up by the relay's loop.
-    const records = await notificationsAfter(env.deps.db, { userId: m.provider.id, afterSeq: 0, limit: 10 });
-    await appendNotifications(env.deps.redis, records, env.config.stream);
+    const records = await withUserScope(env.deps.db, m.provider.id, (tx) => notificationsAfter({ db: tx, userId: m.provider.id, afterSeq: 0, limit: 10 }));
+    await appendNotifications({ redis: env.deps.redis, records, stream: env.config.stream });
     const owner = openOwnerSql();
     await owner`update notifications set streamed_at = null, created_at = now() - interval '1 minute' where user_id = ${m.provider.id}`;
     await owner.end();

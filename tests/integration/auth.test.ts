@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessions, users } from "../../db/schema";
 import { validateSessionToken } from "../../server/auth/sessions";
+import { parseEntry, streamKey } from "../../server/notifications/doorbell";
 import { createTenant, createUser, TEST_PASSWORD, unique } from "../helpers/factories";
 import { callerAs, createTestEnv, type TestEnv } from "../helpers/test-app";
 
@@ -174,6 +175,33 @@ describe("sessions", () => {
     expect(await codeOf(callerAs(env, stranger.auth).auth.sessions.revoke({ id: second.token.split(".")[0]! }))).toBe("NOT_FOUND");
     await callerAs(env, user.auth).auth.sessions.revoke({ id: second.token.split(".")[0]! });
     expect(await callerAs(env, user.auth).auth.sessions.list()).toHaveLength(1);
+  });
+
+  it("each way of ending sessions tells the user's devices what ended; a refused revoke tells nothing, a repeated log-out still answers", async () => {
+    const user = await createUser(env);
+    const announced = async () =>
+      ((await env.deps.redis.xrange(streamKey(user.id), "-", "+")) as Array<[string, string[]]>).map(([, fields]) => parseEntry(user.id, fields));
+    const second = await callerAs(env, null).auth.logIn({ email: user.email, password: TEST_PASSWORD });
+    const secondId = second.token.split(".")[0]!;
+    const stranger = await createUser(env);
+    expect(await codeOf(callerAs(env, stranger.auth).auth.sessions.revoke({ id: secondId }))).toBe("NOT_FOUND");
+    expect(await announced()).toEqual([]);
+
+    await callerAs(env, user.auth).auth.sessions.revoke({ id: secondId });
+    expect(await codeOf(callerAs(env, user.auth).auth.sessions.revoke({ id: secondId }))).toBe("NOT_FOUND");
+    // Two log-outs of one session (as in one batch): both answer, and both are announced.
+    expect(await callerAs(env, user.auth).auth.logOut()).toEqual({ ok: true });
+    expect(await callerAs(env, user.auth).auth.logOut()).toEqual({ ok: true });
+    const third = await callerAs(env, null).auth.logIn({ email: user.email, password: TEST_PASSWORD });
+    const thirdAuth = (await validateSessionToken({ db: env.deps.db, token: third.token, now: new Date(), policy: env.config.session }))!;
+    expect(await callerAs(env, thirdAuth).auth.logOutEverywhere()).toEqual({ revoked: 1 });
+    const currentId = user.token.split(".")[0]!;
+    expect(await announced()).toEqual([
+      { kind: "revoked", sessionIds: [secondId] },
+      { kind: "revoked", sessionIds: [currentId] },
+      { kind: "revoked", sessionIds: [currentId] },
+      { kind: "revoked", sessionIds: "all" },
+    ]);
   });
 
   it("rejects a token whose secret is wrong, and garbage tokens", async () => {

@@ -60,14 +60,14 @@ describe("the doorbell's wire format, through the real script", () => {
       { kind: "notification", notification: notification(userId, 3, "") },
     ];
     const records = written.map((e) => (e as Extract<StreamEvent, { kind: "notification" }>).notification);
-    expect(await appendNotifications(redis, records, settings)).toEqual(records.map((n) => n.id));
+    expect(await appendNotifications({ redis, records, stream: settings })).toEqual(records.map((n) => n.id));
     const control: ControlEvent[] = [
       { kind: "read", ids: [records[0]!.id, records[2]!.id] },
       { kind: "read", ids: "all" },
       { kind: "revoked", sessionIds: ["abc", "d-e"] },
       { kind: "revoked", sessionIds: "all" },
     ];
-    for (const event of control) await appendControl(redis, userId, event, settings);
+    for (const event of control) await appendControl({ redis, stream: settings, userId, event });
 
     const stream = await redis.xrange(streamKey(userId), "-", "+");
     expect(stream.map(([, fields]) => parseEntry(userId, fields))).toEqual([...written, ...control]);
@@ -83,12 +83,12 @@ describe("the doorbell's wire format, through the real script", () => {
 
   it("with no bell listed the entry is written and nothing is rung; a bell gone is dropped, not recreated", async () => {
     const quiet = await userWithBells(0);
-    await appendControl(redis, quiet.userId, { kind: "read", ids: "all" }, settings);
+    await appendControl({ redis, stream: settings, userId: quiet.userId, event: { kind: "read", ids: "all" } });
     expect((await redis.xrange(streamKey(quiet.userId), "-", "+")).map(([, f]) => parseEntry(quiet.userId, f))).toEqual([{ kind: "read", ids: "all" }]);
 
     const { userId, bells } = await userWithBells(2);
     await redis.del(bells[0]!);
-    await appendNotifications(redis, [notification(userId, 1, "x")], settings);
+    await appendNotifications({ redis, records: [notification(userId, 1, "x")], stream: settings });
     expect(await redis.exists(bells[0]!)).toBe(0);
     expect(await redis.smembers(bellsKey(streamKey(userId)))).toEqual([bells[1]]);
     const [, ring] = await redis.xrange(bells[1]!, "-", "+");
