@@ -1,5 +1,5 @@
 /**
- * The schema's migrator, for PostgreSQL and PGlite alike (docs/decisions/009-database-functions.md):
+ * The schema's migrator, for PostgreSQL and PGlite alike (docs/decisions/010-database-functions-as-files.md):
  * 1. checks every migration file against `db/migrations/checksums.sha256`: a released migration is never
  *    edited, so a file whose checksum differs is refused, naming it;
  * 2. checks what the database applied (drizzle's own `drizzle.__drizzle_migrations` table, so databases

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { and, desc, eq, lt } from "drizzle-orm";
 import type { Transaction } from "../../db/client";
 import { auditLog } from "../../db/schema";
 import { IdPosition, openCursor, scopeDigest, sealCursor } from "../cursor";
@@ -13,6 +13,11 @@ export type AuditActor = {
   requestId: string | null;
 };
 
+/**
+ * What changed, in the same shape in every feature: `changes` of a record created lists its first values
+ * (`{ name, slug }`, `{ status, providerId }`), and a field that changed is `{ from, to }`
+ * (`{ role: { from, to } }`, `{ status: { from, to } }`); other facts of the change sit beside them.
+ */
 export type AuditEntry = {
   tenantId: string;
   action: string;
@@ -21,22 +26,21 @@ export type AuditEntry = {
   changes?: Record<string, unknown>;
 };
 
-/** A user agent as the audit log keeps it: at most 512 characters. */
-const storedUserAgent = (actor: AuditActor) => actor.userAgent?.slice(0, 512) ?? null;
-
 /**
- * The actor's session, address, user agent (cut to what is stored) and request id, as the last four
- * arguments of the hire functions (app_create_hire, app_transition_hire), which write the audit row.
+ * The actor's part of every audit row: its user, session, address, user agent (cut to the 512 characters
+ * stored) and request id. recordAudit writes it; the hire functions, which write their audit rows in
+ * their own statement, take it as their `actor` (app_write_audit), so both rows are alike.
  */
-export function auditActorFields(actor: AuditActor) {
-  return { session: actor.sessionId, ip: actor.ip, user_agent: storedUserAgent(actor), request_id: actor.requestId };
+export function auditActorColumns(actor: AuditActor) {
+  return {
+    actorUserId: actor.userId,
+    actorSessionId: actor.sessionId,
+    ip: actor.ip,
+    userAgent: actor.userAgent?.slice(0, 512) ?? null,
+    requestId: actor.requestId,
+  };
 }
-
-/** auditActorFields() as the last four arguments of a call. */
-export function auditActorArgs(actor: AuditActor) {
-  const f = auditActorFields(actor);
-  return sql`${f.session}::text, ${f.ip}::text, ${f.user_agent}::text, ${f.request_id}::text`;
-}
+export type AuditActorColumns = ReturnType<typeof auditActorColumns>;
 
 /** The row's entry, who wrote it, and the transaction of the change it describes. */
 export type RecordAuditOptions = AuditEntry & { db: Transaction; actor: AuditActor };
@@ -45,15 +49,11 @@ export type RecordAuditOptions = AuditEntry & { db: Transaction; actor: AuditAct
 export async function recordAudit({ db, actor, ...entry }: RecordAuditOptions): Promise<void> {
   await db.insert(auditLog).values({
     tenantId: entry.tenantId,
-    actorUserId: actor.userId,
-    actorSessionId: actor.sessionId,
+    ...auditActorColumns(actor),
     action: entry.action,
     entityType: entry.entityType,
     entityId: entry.entityId,
     changes: entry.changes ?? {},
-    ip: actor.ip,
-    userAgent: storedUserAgent(actor),
-    requestId: actor.requestId,
   });
 }
 

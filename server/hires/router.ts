@@ -1,21 +1,21 @@
 import type { Logger } from "../logger";
 import type { NotificationRelay } from "../notifications/relay";
 import type { NotificationRecord } from "../notifications/service";
-import type { TenantRole } from "../tenants/resolve";
 import { auditActorOf, idempotent, rateLimited, router, tenantProcedure, tenantStatementProcedure } from "../trpc";
+import type { Step } from "./rules";
 import { CreateHireInput, HireIdInput, HireOutput, ListHiresInput, ListHiresOutput } from "./schemas";
-import { createHire, getHire, listHires, transitionHire, type Transition } from "./service";
+import { createHire, getHire, listHires, transitionHire } from "./service";
 
 /**
- * One procedure per step, each a single statement. `roles` are the tenant roles that may call it (null:
- * any member); who may take the step is then decided by the hire's parties, in the statement.
+ * One procedure per step, each a single statement applying the step's row of HIRE_RULES
+ * (server/hires/rules.ts): the tenant roles that may call it, and the parties who may take it.
  */
-function step(action: Transition, roles: TenantRole[] | null) {
+function step(action: Step) {
   return tenantStatementProcedure
     .input(HireIdInput)
     .output(HireOutput)
     .mutation(async ({ ctx, input }) => {
-      const { hire, notifications } = await transitionHire({ db: ctx.db, tenantRef: ctx.tenantRef, roles, actor: auditActorOf(ctx), user: ctx.auth.user, id: input.id, action, now: ctx.clock() });
+      const { hire, notifications } = await transitionHire({ db: ctx.db, tenantRef: ctx.tenantRef, actor: auditActorOf(ctx), user: ctx.auth.user, id: input.id, action, now: ctx.clock() });
       await publishCommitted(ctx, notifications);
       return hire;
     });
@@ -38,10 +38,10 @@ export const hiresRouter = router({
       await publishCommitted(ctx, notifications);
       return hire;
     }),
-  accept: step("accept", ["provider"]),
-  decline: step("decline", ["provider"]),
-  cancel: step("cancel", ["client"]),
-  complete: step("complete", null),
+  accept: step("accept"),
+  decline: step("decline"),
+  cancel: step("cancel"),
+  complete: step("complete"),
 
   list: tenantProcedure
     .input(ListHiresInput)

@@ -15,7 +15,7 @@ const KEY_RULE = "must be 1-255 characters of letters, digits and - _ . : ~ + / 
 
 /**
  * A create that runs once per key: what a service needs to claim the key in the create's own
- * transaction (`runOnce`, or `app_create_hire`'s `p_idempotency`) and to answer a retry.
+ * transaction (`runOnce`, or a hire statement's `idempotency` in `app_create_hire`) and to answer a retry.
  */
 export type IdempotencyRequest = {
   userId: string;

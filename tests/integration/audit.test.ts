@@ -2,6 +2,7 @@ import { TRPCError } from "@trpc/server";
 import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addMember, createTenant, createUser, joinTenant } from "../helpers/factories";
+import { createMarketplace, hireInput } from "../helpers/hiring";
 import { callerAs, createTestEnv, openOwnerSql, type TestEnv } from "../helpers/test-app";
 
 let env: TestEnv;
@@ -45,6 +46,24 @@ describe("audit log", () => {
       requestId: expect.any(String),
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
+  });
+
+  it("a hire's rows, written by its database functions, have every other feature's shape", async () => {
+    const m = await createMarketplace(env);
+    const hire = await callerAs(env, m.client.auth, { tenant: m.tenant.slug, ip: "192.0.2.10" }).hires.create(hireInput(m.provider.id));
+    const accepted = await callerAs(env, m.provider.auth, { tenant: m.tenant.slug, ip: "192.0.2.11" }).hires.accept({ id: hire.id });
+    const asOwner = callerAs(env, m.tenant.owner.auth, { tenant: m.tenant.slug });
+    const row = { id: expect.any(String), entityType: "hire", entityId: hire.id, userAgent: "vitest", requestId: expect.any(String) };
+    const { items } = await asOwner.audit.list({ entityType: "hire" });
+    expect(items).toEqual([
+      { ...row, actorUserId: m.provider.id, actorSessionId: m.provider.auth.session.id, action: "hire.accept", ip: "192.0.2.11", createdAt: accepted.updatedAt, changes: { status: { from: "requested", to: "accepted" } } },
+      { ...row, actorUserId: m.client.id, actorSessionId: m.client.auth.session.id, action: "hire.create", ip: "192.0.2.10", createdAt: hire.createdAt, changes: { status: "requested", providerId: m.provider.id } },
+    ]);
+    // The same fields filled as in a row recordAudit wrote: the provider joining the tenant.
+    const [joined] = (await asOwner.audit.list({ actorId: m.provider.id, action: "membership.add" })).items;
+    const filled = (entry: Record<string, unknown>) => Object.keys(entry).filter((k) => entry[k] !== null).sort();
+    expect(filled(joined!)).toEqual(filled(items[0]!));
+    expect(filled(items[1]!)).toEqual(filled(items[0]!));
   });
 
   it("writes nothing for a failed change", async () => {

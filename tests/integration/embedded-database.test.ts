@@ -44,7 +44,7 @@ describe("embedded database", () => {
     const { db } = database;
     const writer = new HireWriter(db, createLogger("silent"));
     const person = (email: string) => ({ email, passwordHash: "x", firstName: "Ada", lastName: "Rossi", phone: "+39 02 1234" });
-    const [client, provider] = await db.insert(users).values([person("client@b.test"), person("carer@b.test")]).returning({ id: users.id });
+    const [client, provider, admin] = await db.insert(users).values([person("client@b.test"), person("carer@b.test"), person("admin@b.test")]).returning({ id: users.id });
     const tenantId = crypto.randomUUID();
     await db.transaction(async (tx) => {
       await bindScope(tx, { userId: client!.id, tenantId });
@@ -52,6 +52,7 @@ describe("embedded database", () => {
       await tx.insert(memberships).values([
         { tenantId, userId: client!.id, role: "client" },
         { tenantId, userId: provider!.id, role: "provider" },
+        { tenantId, userId: admin!.id, role: "admin" },
       ]);
       await tx.insert(providerProfiles).values({
         tenantId,
@@ -87,21 +88,22 @@ describe("embedded database", () => {
     expect(sent!.createdAt).toBe(stored[0]!.createdAt.toISOString());
 
     // A step of the hire, in one statement too (app_transition_hire).
-    const step = (action: "accept" | "decline", by: typeof asClient, roles: Array<"provider" | "client"> | null) =>
-      transitionHire({ db, tenantRef: "care", roles, actor, user: by, id: hire.id, action, now: new Date() });
-    await expect(step("accept", asClient, ["provider"])).rejects.toThrow(/needs the provider role in this tenant; you are client/);
-    await expect(step("accept", asClient, null)).rejects.toThrow(/Only the provider of this hire can accept it/);
-    const accepted = await step("accept", asProvider, ["provider"]);
+    const step = (action: "accept" | "decline" | "complete", by: typeof asClient) =>
+      transitionHire({ db, tenantRef: "care", actor, user: by, id: hire.id, action, now: new Date() });
+    await expect(step("accept", asClient)).rejects.toThrow(/needs the provider role in this tenant; you are client/);
+    // An admin sees the hire, but only its parties complete it.
+    await expect(step("complete", { ...asClient, id: admin!.id })).rejects.toThrow(/Only the client or the provider of this hire can complete it/);
+    const accepted = await step("accept", asProvider);
     expect(accepted.hire).toMatchObject({ id: hire.id, status: "accepted", startsAt: hire.startsAt, clientFullName: "Ada Rossi" });
     expect(accepted.notifications[0]).toMatchObject({ userId: client!.id, seq: 1, type: "hire.accepted", payload: { hireId: hire.id, status: "accepted", byUserId: provider!.id, time: hire.startsAt } });
-    await expect(step("decline", asProvider, ["provider"])).rejects.toThrow(/The hire is accepted: it cannot be declined from that state/);
+    await expect(step("decline", asProvider)).rejects.toThrow(/The hire is accepted: it cannot be declined from that state/);
     const listed = await db.transaction(async (tx) => {
       await bindScope(tx, { userId: client!.id, tenantId });
       return tx.select({ payload: notifications.payload, createdAt: notifications.createdAt }).from(notifications).where(eq(notifications.userId, client!.id));
     });
     expect(listed).toEqual([{ payload: accepted.notifications[0]!.payload, createdAt: new Date(accepted.notifications[0]!.createdAt) }]);
 
-    // Hires that arrive together share one statement (app_create_hires); a refusal among them is its own.
+    // Hires that arrive together share one statement (app_create_hire over several); a refusal among them is its own.
     const before = { ...writer.stats };
     const together = await Promise.allSettled([
       createHire({ writer, tenantRef: "care", actor, client: asClient, input, now: new Date() }),

@@ -1,12 +1,13 @@
 /**
- * Group commit of hires (server/hires/writer.ts, app_create_hires) on the real PostgreSQL: hires that
+ * Group commit of hires (server/hires/writer.ts, app_create_hire) on the real PostgreSQL: hires that
  * arrive together share a statement, each keeps its own checks and outcome, a provider's seqs stay
  * whole and in order, and a failing hire fails alone.
  */
 import type postgres from "postgres";
 import { uuidv7 } from "uuidv7";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HireWriter, type HireStatement } from "../../server/hires/writer";
+import type { CreateHireStatement } from "../../server/hires/statements";
+import { HireWriter } from "../../server/hires/writer";
 import { addMember } from "../helpers/factories";
 import { createMarketplace, hireInput, type Marketplace } from "../helpers/hiring";
 import { createProvider, profileInput } from "../helpers/profiles";
@@ -26,13 +27,21 @@ afterAll(async () => {
 });
 
 /** A hire as HireWriter takes it, from the marketplace's client to its provider. */
-const statement = (hireId: string, n: number): HireStatement => ({
-  user: m.client.id, ref: m.tenant.slug,
-  hire_id: hireId, provider: m.provider.id, job: `Group commit fault ${n}`, location: "Milan", lat: null, lng: null,
-  starts_at: new Date(Date.now() + 86_400_000).toISOString(), ends_at: null, client_name: "Client User", client_phone: null, now: new Date().toISOString(),
-  notification_id: uuidv7(), payload: { n, hireId },
-  audit_id: uuidv7(), audit_changes: {}, session: null, ip: null, user_agent: null, request_id: `fault-${n}`,
-});
+const statement = (hireId: string, n: number): CreateHireStatement => {
+  const now = new Date().toISOString();
+  return {
+    ref: m.tenant.slug,
+    roles: ["client"],
+    hire: {
+      id: hireId, clientId: m.client.id, providerId: m.provider.id, status: "requested", jobDescription: `Group commit fault ${n}`, location: "Milan", lat: null, lng: null,
+      startsAt: new Date(Date.now() + 86_400_000).toISOString(), endsAt: null, clientFullName: "Client User", clientPhone: null, createdAt: now, updatedAt: now,
+    },
+    notificationId: uuidv7(),
+    auditId: uuidv7(),
+    actor: { actorUserId: m.client.id, actorSessionId: null, ip: null, userAgent: null, requestId: `fault-${n}` },
+    idempotency: null,
+  };
+};
 
 /**
  * Hires written through a writer of the test's own are never published; marks their notifications

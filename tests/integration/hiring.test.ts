@@ -45,6 +45,7 @@ describe("hires", () => {
         phoneNumber: "+33 6 5487 5480",
         location: "Via Roma 1, Milan",
         time: created.startsAt,
+        endsAt: null,
         jobDescription: created.jobDescription,
       },
     });
@@ -65,6 +66,11 @@ describe("hires", () => {
     const toProvider = (await callerAs(env, m.provider.auth).notifications.list({ limit: 100 })).items.map((n) => `${n.type}:${n.payload.hireId}`);
     expect(toProvider).toEqual(expect.arrayContaining([`hire.requested:${c.id}`, `hire.cancelled:${c.id}`]));
     expect(toProvider).not.toContain(`hire.accepted:${a.id}`);
+    // A step's payload: the new status, who took the step, and the hire's time and job.
+    const cancelled = (await callerAs(env, m.provider.auth).notifications.list({ limit: 100 })).items.find((n) => n.type === "hire.cancelled" && n.payload.hireId === c.id);
+    expect(cancelled?.payload).toEqual({
+      hireId: c.id, tenantId: m.tenant.id, userId: m.provider.id, status: "cancelled", byUserId: m.client.id, byName: "Test User", time: c.startsAt, jobDescription: c.jobDescription,
+    });
   });
 
   it("refuses a step that is not allowed from the current state with CONFLICT naming it", async () => {
@@ -137,6 +143,35 @@ describe("hires", () => {
     expect(next.items.map((h) => h.id)).toEqual([ids[1], ids[0]]);
     expect((await as(env, fresh.provider, fresh).hires.list({ as: "provider", status: "accepted" })).items.map((h) => h.id)).toEqual([ids[0]]);
     expect((await as(env, fresh.provider, fresh).hires.list({ as: "client" })).items).toEqual([]);
+  });
+
+  it("stamps a hire, its steps and their audit rows with the services' clock, which a test moves", async () => {
+    const moved = 3 * 86_400_000;
+    env.clock.advance(moved);
+    try {
+      const now = env.clock.now.toISOString();
+      // A start that is a day ahead of the machine's time is in the past for the clock.
+      const early = (await as(env, m.client, m).hires.create(hireInput(m.provider.id)).catch((e) => e)) as TRPCError;
+      expect([early.code, early.message]).toEqual(["BAD_REQUEST", "startsAt is in the past."]);
+      const startsAt = new Date(env.clock.now.getTime() + 86_400_000).toISOString();
+      const endsAt = new Date(env.clock.now.getTime() + 90_000_000).toISOString();
+      const created = await as(env, m.client, m).hires.create({ ...hireInput(m.provider.id), startsAt, endsAt });
+      expect(created).toMatchObject({ startsAt, endsAt, createdAt: now, updatedAt: now });
+      const { items } = await callerAs(env, m.provider.auth).notifications.list({ limit: 1 });
+      expect(items[0]).toMatchObject({ type: "hire.requested", payload: { hireId: created.id, time: startsAt, endsAt } });
+
+      env.clock.advance(60_000);
+      const later = env.clock.now.toISOString();
+      const accepted = await as(env, m.provider, m).hires.accept({ id: created.id });
+      expect(accepted).toMatchObject({ status: "accepted", createdAt: now, updatedAt: later });
+      expect(await as(env, m.client, m).hires.get({ id: created.id })).toEqual(accepted);
+      const [stored] = await owner`select created_at, updated_at from hires where id = ${created.id}`;
+      expect([stored!.created_at, stored!.updated_at].map((t: Date) => t.toISOString())).toEqual([now, later]);
+      const audits = await owner`select action, created_at from audit_log where entity_id = ${created.id} order by id`;
+      expect(audits.map((a) => [a.action, (a.created_at as Date).toISOString()])).toEqual([["hire.create", now], ["hire.accept", later]]);
+    } finally {
+      env.clock.advance(-(moved + 60_000));
+    }
   });
 
   it("a failed step writes no notification and no audit row", async () => {

@@ -1,31 +1,39 @@
--- One step of a hire (accept, decline, cancel, complete) in one statement, as app_create_hire does for the
--- first: enter the tenant, check the caller's role, move the hire from one of the allowed states if the
--- caller is an allowed party, and write the other party's notification and the audit row. SECURITY
--- INVOKER: row-level security applies as to the same statements sent one by one. The UPDATE carries the
--- allowed states and parties in its WHERE, so of two racing steps only one matches. Outcomes:
+-- One step of a hire (accept, decline, cancel, complete) in one statement. `p_step` is
+-- TransitionHireStatement in server/hires/statements.ts, the one declaration of its keys:
+--   user, ref       the caller, and the tenant as they named it
+--   hireId, action  the hire, and the step's name (the audit row's action is 'hire.' || action)
+--   rule            the step's row of HIRE_RULES (server/hires/rules.ts): `roles`, the tenant roles that may
+--                   call it; `by`, the parties of the hire ("client", "provider") who may take it; `from`,
+--                   the states it leaves; `to`, the state it reaches
+--   byName, now     the caller's name for the notification, and the time the change is stamped with
+--   notificationId, auditId, actor   as for app_create_hire
+-- It enters the tenant as the caller (row-level security applies as to statements sent one by one),
+-- checks the role, locks the hire, and checks in this order who may see it (app_hire_visible), whether
+-- the caller is a party the step allows, and whether the hire is in a state the step leaves; then it
+-- updates the hire and writes the other party's notification (app_notify_hire) and the audit row. The
+-- lock makes racing steps take turns: the second sees the first's state, and answers conflict. Outcomes:
 --   no_tenant   the tenant is unknown or not the caller's
---   wrong_role  the caller's role is not among p_roles (NULL: any member); member_role says which it is
---   not_found   no such hire, or not one the caller may see (a party, or an owner or admin)
---   not_party   the caller may see the hire but is not a party allowed to take this step
---   conflict    the caller may take it, but not from the hire's current state (current_status)
---   done        written: hire is the updated row, recipient the notified party, seq, notified_at and
---               payload the notification's
-CREATE OR REPLACE FUNCTION app_transition_hire(
-  p_user uuid, p_ref text, p_hire uuid, p_roles tenant_role[],
-  p_from hire_status[], p_to hire_status, p_by_client boolean, p_by_provider boolean,
-  p_by_name text, p_action text, p_now timestamptz,
-  p_notification_id uuid, p_audit_id uuid, p_session text, p_ip text, p_user_agent text, p_request_id text)
+--   wrong_role  the caller's role (member_role) is not among rule.roles
+--   not_found   no such hire, or not one the caller may see
+--   not_party   the caller may see the hire but is not a party the step allows
+--   conflict    the caller may take the step, but not from the hire's current state (current_status)
+--   done        written: hire is the updated hire as the API answers it (app_hire_json); recipient,
+--               notification_type, seq, notified_at and payload are the notification's (app_notify_hire)
+-- A refusal writes nothing.
+CREATE OR REPLACE FUNCTION app_transition_hire(p_step jsonb)
 RETURNS TABLE (outcome text, tenant_id uuid, tenant_slug text, tenant_name text, member_role tenant_role,
-               current_status hire_status, hire jsonb, recipient uuid, seq bigint, notified_at timestamptz, payload jsonb)
+               current_status hire_status, hire jsonb, recipient uuid, notification_type text, seq bigint, notified_at timestamptz, payload jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $$
 #variable_conflict use_column
 DECLARE
+  caller uuid := (p_step->>'user')::uuid;
+  step_rule jsonb := p_step->'rule';
   t record;
   h hires%ROWTYPE;
-  next_seq bigint;
-  written_at timestamptz;
+  left_status hire_status;
+  n record;
 BEGIN
-  SELECT e.tenant_id, e.tenant_slug, e.tenant_name, e.member_role INTO t FROM app_enter_tenant(p_user, p_ref) e;
+  SELECT e.tenant_id, e.tenant_slug, e.tenant_name, e.member_role INTO t FROM app_enter_tenant(caller, p_step->>'ref') e;
   IF NOT FOUND THEN
     outcome := 'no_tenant';
     RETURN NEXT;
@@ -35,50 +43,43 @@ BEGIN
   tenant_slug := t.tenant_slug;
   tenant_name := t.tenant_name;
   member_role := t.member_role;
-  IF p_roles IS NOT NULL AND NOT (t.member_role = ANY (p_roles)) THEN
+  IF NOT coalesce((step_rule->'roles') ? t.member_role::text, false) THEN
     outcome := 'wrong_role';
     RETURN NEXT;
     RETURN;
   END IF;
 
-  UPDATE hires AS x SET status = p_to, updated_at = p_now
-    WHERE x.tenant_id = t.tenant_id AND x.id = p_hire AND x.status = ANY (p_from)
-      AND ((p_by_client AND x.client_id = p_user) OR (p_by_provider AND x.provider_id = p_user))
-    RETURNING x.* INTO h;
-  IF NOT FOUND THEN
-    SELECT x.* INTO h FROM hires x WHERE x.tenant_id = t.tenant_id AND x.id = p_hire;
-    IF NOT FOUND OR (t.member_role NOT IN ('owner', 'admin') AND h.client_id <> p_user AND h.provider_id <> p_user) THEN
-      outcome := 'not_found';
-    ELSIF NOT ((p_by_client AND h.client_id = p_user) OR (p_by_provider AND h.provider_id = p_user)) THEN
-      outcome := 'not_party';
-    ELSE
-      outcome := 'conflict';
-      current_status := h.status;
-    END IF;
+  SELECT x.* INTO h FROM hires x WHERE x.tenant_id = t.tenant_id AND x.id = (p_step->>'hireId')::uuid FOR UPDATE;
+  IF NOT FOUND OR NOT app_hire_visible(h.client_id, h.provider_id, caller, t.member_role) THEN
+    outcome := 'not_found';
+  ELSIF NOT ((h.client_id = caller AND coalesce((step_rule->'by') ? 'client', false))
+          OR (h.provider_id = caller AND coalesce((step_rule->'by') ? 'provider', false))) THEN
+    outcome := 'not_party';
+  ELSIF NOT coalesce((step_rule->'from') ? h.status::text, false) THEN
+    outcome := 'conflict';
+    current_status := h.status;
+  END IF;
+  IF outcome IS NOT NULL THEN
     RETURN NEXT;
     RETURN;
   END IF;
 
-  recipient := CASE WHEN h.client_id = p_user THEN h.provider_id ELSE h.client_id END;
-  payload := jsonb_build_object(
-    'hireId', h.id, 'tenantId', t.tenant_id, 'userId', recipient, 'status', p_to::text,
-    'byUserId', p_user, 'byName', p_by_name,
-    'time', to_char(h.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-    'jobDescription', h.job_description);
-  SELECT w.seq, w.written_at INTO next_seq, written_at FROM app_write_notification(
-    p_notification_id, recipient, t.tenant_id, jsonb_build_object('id', t.tenant_id, 'slug', t.tenant_slug, 'name', t.tenant_name),
-    'hire.' || p_to::text, payload) w;
-  INSERT INTO audit_log (id, tenant_id, actor_user_id, actor_session_id, action, entity_type, entity_id, changes,
-                         ip, user_agent, request_id, created_at)
-    VALUES (p_audit_id, t.tenant_id, p_user, p_session, 'hire.' || p_action, 'hire', h.id::text,
-            jsonb_build_object('status', jsonb_build_object('to', p_to::text)),
-            p_ip, p_user_agent, p_request_id, p_now);
+  left_status := h.status;
+  UPDATE hires AS x SET status = (step_rule->>'to')::hire_status, updated_at = (p_step->>'now')::timestamptz
+    WHERE x.tenant_id = h.tenant_id AND x.id = h.id
+    RETURNING x.* INTO h;
+  SELECT * INTO n FROM app_notify_hire((p_step->>'notificationId')::uuid, h, caller, p_step->>'byName',
+    jsonb_build_object('id', t.tenant_id, 'slug', t.tenant_slug, 'name', t.tenant_name));
+  PERFORM app_write_audit((p_step->>'auditId')::uuid, t.tenant_id, p_step->'actor', 'hire.' || (p_step->>'action'), 'hire', h.id::text,
+    jsonb_build_object('status', jsonb_build_object('from', left_status, 'to', h.status)), h.updated_at);
   outcome := 'done';
-  hire := to_jsonb(h);
-  seq := next_seq;
-  notified_at := written_at;
+  hire := app_hire_json(h);
+  recipient := n.recipient;
+  notification_type := n.notification_type;
+  seq := n.seq;
+  notified_at := n.written_at;
+  payload := n.payload;
   RETURN NEXT;
 END $$;
 
-GRANT EXECUTE ON FUNCTION app_transition_hire(uuid, text, uuid, tenant_role[], hire_status[], hire_status, boolean, boolean,
-  text, text, timestamptz, uuid, uuid, text, text, text, text) TO aiutami_app;
+GRANT EXECUTE ON FUNCTION app_transition_hire(jsonb) TO aiutami_app;
