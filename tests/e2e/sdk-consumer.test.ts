@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createAiutamiClient, memoryStorage } from "../../client-sdk/src/index";
 import { startServer, type BenchServer } from "../helpers/spawn-server";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 const ROOT = join(import.meta.dirname, "../..");
 let server: BenchServer;
@@ -18,7 +19,7 @@ const run = async (cmd: string, args: string[], cwd: string) =>
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "aiutami-consumer-"));
-  server = await startServer({ DATABASE_URL: inject("ownerDatabaseUrl"), REDIS_URL: inject("redisUrl"), DATA_DIR: join(work, "data"), NODE_ENV: "test" });
+  server = await startServer({ DATABASE_URL: fileDatabaseUrl(), REDIS_URL: inject("redisUrl"), DATA_DIR: join(work, "data"), NODE_ENV: "test" });
 }, 120_000);
 afterAll(async () => {
   await server?.stop();

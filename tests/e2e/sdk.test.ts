@@ -6,6 +6,7 @@ import { AiutamiError, createAiutamiClient, memoryStorage, type AiutamiClient, t
 import { eventually } from "../helpers/sockets";
 import { startServer, type BenchServer } from "../helpers/spawn-server";
 import { TcpProxy } from "../helpers/tcp-proxy";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 let server: BenchServer;
 let dataDir: string;
@@ -50,7 +51,7 @@ async function marketplace() {
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "aiutami-sdk-"));
   server = await startServer({
-    DATABASE_URL: inject("ownerDatabaseUrl"),
+    DATABASE_URL: fileDatabaseUrl(),
     REDIS_URL: inject("redisUrl"),
     DATA_DIR: dataDir,
     NODE_ENV: "test",

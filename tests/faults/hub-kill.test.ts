@@ -9,6 +9,7 @@ import { eventually } from "../helpers/sockets";
 import { startServer, type BenchServer } from "../helpers/spawn-server";
 import { TcpProxy } from "../helpers/tcp-proxy";
 import { callerAs, createTestEnv, type TestEnv } from "../helpers/test-app";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 let env: TestEnv;
 let a: BenchServer;
@@ -19,7 +20,7 @@ const dirs: string[] = [];
 const spawnHub = () => {
   const dir = mkdtempSync(join(tmpdir(), "aiutami-hub-"));
   dirs.push(dir);
-  return startServer({ DATABASE_URL: inject("ownerDatabaseUrl"), REDIS_URL: inject("redisUrl"), DATA_DIR: dir, NODE_ENV: "test" });
+  return startServer({ DATABASE_URL: fileDatabaseUrl(), REDIS_URL: inject("redisUrl"), DATA_DIR: dir, NODE_ENV: "test" });
 };
 
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 /**
  * A connection lost while postgres.js runs its start-up catalog query (array types) must not end the
@@ -13,7 +14,7 @@ let port = 0;
 const sockets = new Set<Socket>();
 let cut = 0;
 beforeAll(async () => {
-  const target = new URL(inject("ownerDatabaseUrl"));
+  const target = new URL(fileDatabaseUrl());
   proxy = createServer((client) => {
     const upstream = connect(Number(target.port || 5432), target.hostname);
     for (const s of [client, upstream]) {
@@ -50,7 +51,7 @@ describe("fault: the database connection lost during postgres.js's start-up cata
     const unhandled: unknown[] = [];
     const record = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", record);
-    const target = new URL(inject("ownerDatabaseUrl"));
+    const target = new URL(fileDatabaseUrl());
     target.host = `127.0.0.1:${port}`;
     const sql = postgres(target.toString(), { max: 1, onnotice: () => {} });
     try {

@@ -1,11 +1,11 @@
 import postgres from "postgres";
-import { inject } from "vitest";
+import { fileDatabaseUrl } from "./file-database";
 
 /**
  * Compares what PostgreSQL committed for a user with what a device received: every committed
  * notification exactly once, in seq order, and nothing that was not committed.
  */
-export async function checkDelivery(received: Array<{ id: string; seq: number }>, userId: string, ownerUrl = inject("ownerDatabaseUrl")) {
+export async function checkDelivery(received: Array<{ id: string; seq: number }>, userId: string, ownerUrl = fileDatabaseUrl()) {
   const sql = postgres(ownerUrl, { max: 1, onnotice: () => {} });
   try {
     const committed = await sql<{ id: string; seq: string }[]>`select id, seq from notifications where user_id = ${userId} order by seq`;
