@@ -3,6 +3,11 @@
  * writes bench/results/<timestamp>.json with the machine, versions, parameters and figures.
  *
  *   npm run bench -- --scenario search,photos --providers 100000 --queries 500
+ *   npm run bench -- --scenario login --login-attempts 5          (a short run of one scenario)
+ *
+ * Figures that depend on the machine's speed and load (latencies, memory, event-loop delay, the log-in
+ * timing of unknown emails) are measured here, never asserted in tests: the tests check behaviour.
+ * BENCH_DATABASE_NAME names the database it recreates (default aiutami_bench).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -13,15 +18,19 @@ import postgres from "postgres";
 import { migratePostgresDatabase } from "../db/migrate";
 import { loadConfig } from "../server/config";
 import { runCapacity } from "./scenarios/capacity";
+import { runIdempotency } from "./scenarios/idempotency";
 import { runLive } from "./scenarios/live";
+import { runLogin } from "./scenarios/login";
+import { runOutage } from "./scenarios/outage";
 import { runPhotos } from "./scenarios/photos";
 import { runSearch } from "./scenarios/search";
 import { SERVER_NODE_FLAGS, startServer } from "../tests/helpers/spawn-server";
+import { TcpProxy } from "../tests/helpers/tcp-proxy";
 import { startWorker } from "./lib/child";
 import { METRICS_TOKEN } from "./lib/metrics";
 
 const ROOT = join(import.meta.dirname, "..");
-const SCENARIOS = ["delivery", "capacity", "search", "photos"] as const;
+const SCENARIOS = ["delivery", "capacity", "search", "photos", "login", "outage", "idempotency"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -39,6 +48,9 @@ const { values } = parseArgs({
     queries: { type: "string", default: "500" },
     "photo-sequential": { type: "string", default: "10" },
     "photo-concurrent": { type: "string", default: "10" },
+    "login-attempts": { type: "string", default: "30" },
+    "outage-seconds": { type: "string", default: "5" },
+    "idempotency-hires": { type: "string", default: "2000" },
   },
 });
 const bounded = (name: string, value: string, max: number) => {
@@ -61,11 +73,15 @@ const params = {
   queries: bounded("queries", values.queries!, 100_000),
   photoSequential: bounded("photo-sequential", values["photo-sequential"]!, 100),
   photoConcurrent: bounded("photo-concurrent", values["photo-concurrent"]!, 50),
+  loginAttempts: bounded("login-attempts", values["login-attempts"]!, 1000),
+  outageSeconds: bounded("outage-seconds", values["outage-seconds"]!, 60),
+  idempotencyHires: bounded("idempotency-hires", values["idempotency-hires"]!, 20_000),
 };
 
 const admin = process.env.BENCH_DATABASE_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
-const dbName = "aiutami_bench";
+const dbName = process.env.BENCH_DATABASE_NAME ?? "aiutami_bench";
+if (!/^[a-z_][a-z0-9_]{0,62}$/.test(dbName)) throw new Error("BENCH_DATABASE_NAME: lower-case letters, digits and _ only");
 
 async function freshDatabase(): Promise<string> {
   const sql = postgres(admin, { max: 1, onnotice: () => {} });
@@ -125,12 +141,12 @@ async function main() {
   // Media go to an S3-protocol server of their own, as in production, not the server's embedded one.
   const s3 = await startS3();
   // Each scenario gets a freshly started server, so none inherits another's heap, sockets or caches.
-  const withServer = async <T>(fn: (server: Awaited<ReturnType<typeof startServer>>) => Promise<T>): Promise<T> => {
+  const withServer = async <T>(fn: (server: Awaited<ReturnType<typeof startServer>>) => Promise<T>, env: Record<string, string> = {}): Promise<T> => {
     const dataDir = join(os.tmpdir(), `aiutami-bench-${Date.now()}`);
     // All load comes from 127.0.0.1 and a few accounts, far faster than any person: the per-address and
     // per-account limits would cap what is measured. METRICS_TOKEN opens /metrics to the scrapes.
     const limitsOff = { LOGIN_MAX_FAILURES_PER_ADDRESS: "100000", RATE_LIMIT_SIGN_UP_PER_ADDRESS: "off", RATE_LIMIT_HIRES_PER_ACCOUNT: "off", RATE_LIMIT_HIRES_PER_ADDRESS: "off", RATE_LIMIT_TENANTS_PER_ACCOUNT: "off", RATE_LIMIT_TENANTS_PER_ADDRESS: "off" };
-    const server = await startServer({ DATABASE_URL: ownerUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, METRICS_TOKEN, ...limitsOff, ...s3.env }, { nodeArgs });
+    const server = await startServer({ DATABASE_URL: ownerUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, METRICS_TOKEN, ...limitsOff, ...s3.env, ...env }, { nodeArgs });
     try {
       return await fn(server);
     } finally {
@@ -158,6 +174,24 @@ async function main() {
     if (scenarios.includes("photos")) {
       console.log(`photos: ${params.photoSequential} sequential 12 MP uploads, then ${params.photoConcurrent} at once...`);
       figures.photos = await withServer((server) => runPhotos({ baseUrl: server.baseUrl, pid: server.pid, sequential: params.photoSequential, concurrent: params.photoConcurrent }));
+    }
+    if (scenarios.includes("login")) {
+      console.log(`login: ${params.loginAttempts} wrong passwords and ${params.loginAttempts} unknown emails, in turns...`);
+      figures.login = await withServer((server) => runLogin({ baseUrl: server.baseUrl, attempts: params.loginAttempts }));
+    }
+    if (scenarios.includes("outage")) {
+      console.log(`outage: Redis unreachable for ${params.outageSeconds} s while hires go on...`);
+      const target = new URL(redisUrl);
+      const redisProxy = await new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) }).start();
+      try {
+        figures.outage = await withServer((server) => runOutage({ baseUrl: server.baseUrl, appUrl, redisProxy, seconds: params.outageSeconds }), { REDIS_URL: redisProxy.redisUrlLike(redisUrl) });
+      } finally {
+        await redisProxy.stop();
+      }
+    }
+    if (scenarios.includes("idempotency")) {
+      console.log(`idempotency: 3 x ${params.idempotencyHires} hires without a key and with one, in waves of 200...`);
+      figures.idempotency = await withServer((server) => runIdempotency({ baseUrl: server.baseUrl, appUrl, hires: params.idempotencyHires }));
     }
   } finally {
     await s3.stop();
@@ -195,7 +229,20 @@ async function main() {
   if (p) {
     rows.push(["photo 12 MP, per image (p50)", `${p.msPerImage} ms`, "<= 400 ms"]);
     rows.push([`photos x${p.concurrentUploads} at once, peak RSS`, `${p.peakRssMb} MB (from ${p.baselineRssMb} MB)`, "bounded"]);
+    rows.push(["pixel bomb (400 MP) refused, RSS growth", `${p.pixelBombRssGrowthMb} MB`, "< 100 MB"]);
   }
+  const l = figures.login as Awaited<ReturnType<typeof runLogin>> | undefined;
+  if (l) {
+    rows.push(["log-in p50, wrong password / unknown email", `${l.wrongPasswordP50Ms} / ${l.unknownEmailP50Ms} ms`, ""]);
+    rows.push(["log-in unknown / wrong ratio", `${l.unknownToWrongRatio}`, "0.4 - 2.5 (about 1)"]);
+  }
+  const o = figures.outage as Awaited<ReturnType<typeof runOutage>> | undefined;
+  if (o) {
+    rows.push([`Redis outage ${o.outageSeconds} s: heap growth, event loop p99`, `${o.heapGrowthMb} MB, ${o.eventLoopP99Ms} ms`, "< 64 MB, < 250 ms"]);
+    rows.push(["Redis outage: all delivered after it ended", `${o.catchUpMs} ms (${o.hiresDuringOutage} hires)`, "< 15000 ms"]);
+  }
+  const i = figures.idempotency as Awaited<ReturnType<typeof runIdempotency>> | undefined;
+  if (i) rows.push(["hire with / without Idempotency-Key", `${i.keyedMsPerHire} / ${i.plainMsPerHire} ms, ${i.keyedToPlainRatio}x`, ""]);
   const width = Math.max(...rows.map((r) => r[0].length));
   console.log(`\n${"figure".padEnd(width)}  ${"measured".padEnd(34)}  target`);
   for (const [name, value, target] of rows) console.log(`${name.padEnd(width)}  ${value.padEnd(34)}  ${target}`);

@@ -1,5 +1,6 @@
 import sharp from "sharp";
 import { api, signUp } from "../lib/api";
+import { pixelBombPng } from "../../tests/helpers/images";
 import { rssMb } from "../../tests/helpers/spawn-server";
 import { percentile, round } from "../lib/stats";
 
@@ -50,6 +51,22 @@ export async function runPhotos(opts: PhotoOptions) {
   const concurrentSeconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
 
+  // A pixel bomb (a 20000×20000 PNG of half a megabyte) is refused from its header: the server's memory
+  // should not move (decoding it would take 400 MB). tests/integration/photos.test.ts proves the refusal.
+  const bomb = await pixelBombPng();
+  const bombBaselineRssMb = rssMb(opts.pid);
+  let bombPeakRssMb = bombBaselineRssMb;
+  const bombSampler = setInterval(() => {
+    bombPeakRssMb = Math.max(bombPeakRssMb, rssMb(opts.pid));
+  }, 10);
+  const form = new FormData();
+  form.set("file", new Blob([bomb], { type: "image/png" }), "bomb.png");
+  const refused = await fetch(`${opts.baseUrl}/trpc/profiles.uploadPhoto`, { method: "POST", headers: { authorization: `Bearer ${providers[0]!.token}`, "x-tenant-id": tenant.slug }, body: form });
+  await refused.text();
+  clearInterval(bombSampler);
+  bombPeakRssMb = Math.max(bombPeakRssMb, rssMb(opts.pid));
+  if (refused.status !== 400) throw new Error(`the pixel bomb answered ${refused.status}, not 400`);
+
   return {
     msPerImage: round(percentile(sequentialMs, 50), 1),
     p95MsPerImage: round(percentile(sequentialMs, 95), 1),
@@ -59,5 +76,6 @@ export async function runPhotos(opts: PhotoOptions) {
     concurrentSeconds: round(concurrentSeconds, 2),
     baselineRssMb: round(baselineRssMb, 1),
     peakRssMb: round(peakRssMb, 1),
+    pixelBombRssGrowthMb: round(bombPeakRssMb - bombBaselineRssMb, 1),
   };
 }

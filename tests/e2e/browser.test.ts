@@ -5,6 +5,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchChromium, logIn as logInAt, seedAgency } from "../helpers/browser";
 import { startServer, type BenchServer } from "../helpers/spawn-server";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 const ARTIFACTS = join(import.meta.dirname, "../artifacts");
 
@@ -14,7 +15,7 @@ let dataDir: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "aiutami-browser-"));
-  server = await startServer({ DATABASE_URL: inject("ownerDatabaseUrl"), REDIS_URL: inject("redisUrl"), DATA_DIR: dataDir, NODE_ENV: "test", DEMO_PAGE: "true" });
+  server = await startServer({ DATABASE_URL: fileDatabaseUrl(), REDIS_URL: inject("redisUrl"), DATA_DIR: dataDir, NODE_ENV: "test", DEMO_PAGE: "true" });
   browser = await launchChromium();
 }, 120_000);
 afterAll(async () => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort, startServer, type BenchServer } from "../helpers/spawn-server";
 import { launchChromium, PASSWORD, seedAgency } from "../helpers/browser";
 import type * as Sdk from "../../client-sdk/src/index";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 /**
  * A front end on its own origin, as a Vite dev server would serve it: a page on another port loads the
@@ -39,7 +40,7 @@ beforeAll(async () => {
   frontEnd = await staticOrigin();
   foreign = await staticOrigin();
   api = await startServer({
-    DATABASE_URL: inject("ownerDatabaseUrl"),
+    DATABASE_URL: fileDatabaseUrl(),
     REDIS_URL: inject("redisUrl"),
     NODE_ENV: "test",
     ALLOWED_ORIGINS: `${frontEnd.origin},http://localhost:5173`,

@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { countCalls, launchChromium, logIn, PASSWORD, seedAgency } from "../helpers/browser";
 import { startServer, type BenchServer } from "../helpers/spawn-server";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 const ARTIFACTS = join(import.meta.dirname, "../artifacts");
 const HEIGHT = 800;
@@ -21,7 +22,7 @@ let pageErrors: string[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "aiutami-demo-page-"));
-  server = await startServer({ DATABASE_URL: inject("ownerDatabaseUrl"), REDIS_URL: inject("redisUrl"), DATA_DIR: dataDir, NODE_ENV: "test", DEMO_PAGE: "true" });
+  server = await startServer({ DATABASE_URL: fileDatabaseUrl(), REDIS_URL: inject("redisUrl"), DATA_DIR: dataDir, NODE_ENV: "test", DEMO_PAGE: "true" });
   browser = await launchChromium();
   mkdirSync(ARTIFACTS, { recursive: true });
 }, 120_000);

@@ -18,6 +18,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readmeBlocks, type ReadmeBlock } from "../helpers/readme-blocks";
 import { startServer, type BenchServer } from "../helpers/spawn-server";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 const ROOT = join(import.meta.dirname, "../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -52,7 +53,7 @@ const against = (code: string) => code.replaceAll("http://localhost:3000", `http
 beforeAll(async () => {
   if (!existsSync(join(ROOT, "client-sdk/dist/index.d.ts"))) throw new Error("client-sdk/dist is missing: run npm install (or npm run build:sdk) first");
   work = mkdtempSync(join(tmpdir(), "aiutami-readme-"));
-  const env = { DATABASE_URL: inject("ownerDatabaseUrl"), REDIS_URL: inject("redisUrl") };
+  const env = { DATABASE_URL: fileDatabaseUrl(), REDIS_URL: inject("redisUrl") };
   // `npm run db:seed`, as the READMEs ask, on the database the server will use.
   const seeded = await run(TSX, ["db/seed.ts"], ROOT, { env, timeout: 120_000 });
   if (seeded.code !== 0) throw new Error(`npm run db:seed failed:\n${seeded.stdout}${seeded.stderr}`);

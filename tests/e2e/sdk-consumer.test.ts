@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createAiutamiClient, memoryStorage } from "../../client-sdk/src/index";
 import { startServer, type BenchServer } from "../helpers/spawn-server";
+import { fileDatabaseUrl } from "../helpers/file-database";
+import { eventually } from "../helpers/sockets";
 
 const ROOT = join(import.meta.dirname, "../..");
 let server: BenchServer;
@@ -18,7 +20,7 @@ const run = async (cmd: string, args: string[], cwd: string) =>
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "aiutami-consumer-"));
-  server = await startServer({ DATABASE_URL: inject("ownerDatabaseUrl"), REDIS_URL: inject("redisUrl"), DATA_DIR: join(work, "data"), NODE_ENV: "test" });
+  server = await startServer({ DATABASE_URL: fileDatabaseUrl(), REDIS_URL: inject("redisUrl"), DATA_DIR: join(work, "data"), NODE_ENV: "test" });
 }, 120_000);
 afterAll(async () => {
   await server?.stop();
@@ -84,7 +86,8 @@ describe("the packed SDK in a fresh project", () => {
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-    for (let i = 0; i < 200 && !output.includes("READY"); i++) await new Promise((r) => setTimeout(r, 50));
+    // Node's start, the log-in (argon2) and the socket's connect: slow on a loaded machine, so a wide bound.
+    await eventually(() => output.includes("READY") || child.exitCode !== null, "the consumer ready (or gone)", 60_000);
     expect(output).toContain("READY");
     await client.c.api.hires.create.mutate({ providerId: provider.r.user.id, jobDescription: "Homework help on Tuesday", location: "Milan", startsAt: new Date(Date.now() + 86_400_000).toISOString() });
     expect(await exited).toBe(0);

@@ -55,11 +55,12 @@ describe("the server process", () => {
     }
     expect(JSON.parse(logLine!)).toMatchObject({ level: 30, path: "auth.signUp", reqId: res.headers.get("x-request-id") });
 
-    const started = Date.now();
     running.child.kill("SIGTERM");
+    // Exit 0 after "stopped": the close finished inside the server's own SHUTDOWN_TIMEOUT_MS (10 s),
+    // past which it logs "shutdown took too long" and exits 1. No wall clock of the test's.
     expect(await running.exited).toBe(0);
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(running.output()).toContain('"msg":"stopped"');
+    expect(running.output()).not.toContain("shutdown took too long");
   });
 
   it("refuses to start with bad configuration, naming every bad variable", async () => {

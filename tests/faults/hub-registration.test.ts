@@ -25,6 +25,13 @@ describe("fault: a client leaves while its registration waits on Redis", () => {
     const { env, server } = app;
     const m = await createMarketplace(env);
     const hub = server.app.hub!;
+    // Redis reports each change of the user's bell set (keyspace notifications, on this test's own Redis).
+    const bells = `user-${m.provider.id}:bells`;
+    await control.config("SET", "notify-keyspace-events", "Ksg");
+    const watcher = new Redis(redis.url);
+    const changes: string[] = [];
+    watcher.on("message", (_channel: string, change: string) => changes.push(change));
+    await watcher.subscribe(`__keyspace@${control.options.db ?? 0}__:${bells}`);
     // Writes wait for 1.5 s, so the registration's MULTI (SADD of the bell) is held up.
     await control.client("PAUSE", 1500, "WRITE");
     const client = ioClient(server.baseUrl, { path: "/socket.io", transports: ["websocket"], auth: { token: m.provider.token }, reconnection: false });
@@ -35,9 +42,14 @@ describe("fault: a client leaves while its registration waits on Redis", () => {
     } finally {
       client.close();
     }
-    // Once the paused MULTI has run, the bell it listed is taken out again, and nothing comes back.
-    await new Promise((r) => setTimeout(r, 2000));
-    expect(hub.stats()).toMatchObject({ sockets: 0, users: 0, streams: 0 });
-    expect(await control.exists(`user-${m.provider.id}:bells`)).toBe(0);
+    try {
+      // Once the paused MULTI has run (Redis says so), the bell it listed is taken out again.
+      await eventually(() => changes.includes("sadd"), "the paused registration's SADD ran", 10_000);
+      await eventually(async () => (await control.exists(bells)) === 0, "the bell taken out again");
+      expect(hub.stats()).toMatchObject({ sockets: 0, users: 0, streams: 0 });
+      expect(changes.filter((c) => c === "sadd")).toHaveLength(1);
+    } finally {
+      watcher.disconnect();
+    }
   }, 20_000);
 });

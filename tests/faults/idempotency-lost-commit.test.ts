@@ -7,12 +7,13 @@
  * the HTTP server, make the cut.
  */
 import type postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CuttingProxy } from "../helpers/cutting-proxy";
 import { unique } from "../helpers/factories";
 import { createMarketplace, hireInput, type Marketplace } from "../helpers/hiring";
 import { eventually } from "../helpers/sockets";
 import { openOwnerSql, startTestApp, type TestApp } from "../helpers/test-app";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 /** PostgreSQL's ReadyForQuery (idle): it follows a statement's COMMIT. */
 const READY_FOR_QUERY = "Z\u0000\u0000\u0000\u0005I";
@@ -23,7 +24,7 @@ let app: TestApp;
 let owner: postgres.Sql;
 let m: Marketplace;
 beforeAll(async () => {
-  const target = new URL(inject("ownerDatabaseUrl"));
+  const target = new URL(fileDatabaseUrl());
   pgProxy = await new CuttingProxy({ host: target.hostname, port: Number(target.port || 5432) }).start();
   const proxied = new URL(target);
   proxied.host = `127.0.0.1:${pgProxy.port}`;

@@ -1,11 +1,12 @@
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rowsOf } from "../../db/client";
 import { openPostgres, type OpenedDatabase } from "../../db/migrate";
 import { bindToSignal } from "../../db/query-abort";
 import { FaultProxy } from "../helpers/fault-proxy";
 import { eventually } from "../helpers/sockets";
+import { fileDatabaseUrl } from "../helpers/file-database";
 
 /**
  * db/query-abort.ts against the real PostgreSQL: a call that ends (its deadline, its client gone) leaves
@@ -18,7 +19,7 @@ let proxy: FaultProxy;
 let database: OpenedDatabase;
 
 beforeAll(async () => {
-  const url = new URL(inject("ownerDatabaseUrl"));
+  const url = new URL(fileDatabaseUrl());
   admin = postgres(url.toString(), { max: 1, onnotice: () => {} });
   await admin.unsafe(`create table ${table} (label text not null)`);
   proxy = await new FaultProxy([{ host: url.hostname, port: Number(url.port || 5432) }]).start();

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { inject } from "vitest";
 import { freePort, SERVER_NODE_FLAGS } from "./spawn-server";
+import { fileDatabaseUrl } from "./file-database";
 
 const ROOT = join(import.meta.dirname, "../..");
 
@@ -44,7 +45,7 @@ export async function startFuzzServer(env: Record<string, string> = {}): Promise
       NODE_ENV: "production",
       HOST: "127.0.0.1",
       PORT: String(port),
-      DATABASE_URL: inject("ownerDatabaseUrl"),
+      DATABASE_URL: fileDatabaseUrl(),
       REDIS_URL: inject("redisUrl"),
       DATA_DIR: dataDir,
       TRUST_PROXY: "true",

@@ -9,7 +9,9 @@ import { migratePostgresDatabase } from "../../db/migrate";
 /**
  * Everything a test run names on the shared machine carries this run's own id, so two runs (two clones,
  * CI beside a developer, a benchmark) never touch each other's databases, Redis keys or temp folders:
- * - one fresh PostgreSQL database per project and run, `aiutami_t<run>_<project>`, dropped at the end;
+ * - one fresh PostgreSQL database per project and run, `aiutami_t<run>_<project>`, migrated and then only
+ *   used as the template of each test file's own database (`<that name>_f<file>`, tests/helpers/file-database.ts);
+ *   all of them dropped at the end;
  * - one Redis logical database per run, leased in db 0 (`aiutami-test-lease:<n>`) and emptied at the end;
  * - one temp folder per run (TMPDIR for the workers and every process they spawn), removed at the end.
  * Leftovers of a run that was killed are removed by a later run once they are a day old.
@@ -125,12 +127,16 @@ export default async function setup(project: TestProject) {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   await migratePostgresDatabase(url.toString());
-  project.provide("ownerDatabaseUrl", url.toString());
+  project.provide("databaseTemplateUrl", url.toString());
+  project.provide("databaseAdminUrl", adminUrl);
   project.provide("redisUrl", redisUrlOfRun());
 
   return async () => {
     const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
     try {
+      // The files' own databases, where a killed worker left one behind.
+      const clones = await admin<{ datname: string }[]>`SELECT datname FROM pg_database WHERE starts_with(datname, ${`${name}_f`})`;
+      for (const { datname } of clones) await admin.unsafe(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
       if (!process.env.TEST_DATABASE_NAME) await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     } finally {
       await admin.end();
@@ -141,7 +147,9 @@ export default async function setup(project: TestProject) {
 
 declare module "vitest" {
   export interface ProvidedContext {
-    ownerDatabaseUrl: string;
+    /** The project's migrated database: the template of each file's own, which tests reach by `fileDatabaseUrl()`. */
+    databaseTemplateUrl: string;
+    databaseAdminUrl: string;
     redisUrl: string;
   }
 }

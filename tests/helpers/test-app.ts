@@ -14,6 +14,7 @@ import { appRouter } from "../../server/router";
 import { createCallerFactory } from "../../server/trpc";
 import { openMediaStorage } from "../../server/media/storage";
 import { RELAXED_RATE_LIMITS } from "./rate-limits-off";
+import { fileDatabaseUrl } from "./file-database";
 
 export const createCaller = createCallerFactory(appRouter);
 
@@ -32,7 +33,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     NODE_ENV: "test",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-    DATABASE_URL: inject("ownerDatabaseUrl"),
+    DATABASE_URL: fileDatabaseUrl(),
     REDIS_URL: inject("redisUrl"),
     DATABASE_POOL_SIZE: "5",
     PORT: "0",
@@ -70,7 +71,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}, opts
     deps,
     clock,
     close: async () => {
-      await deps.relay.stop(); // records the last appends as streamed, so no other file's relay takes them again
+      await deps.relay.stop(); // its appends under way finish, and their marks are written, before the pool closes
       await redis.close();
       await storage.close();
       await database.close();
@@ -135,5 +136,5 @@ export async function startTestApp(overrides: Record<string, string> = {}, opts:
 
 /** A connection as the owner role (RLS does not apply): for tests that look behind the server's back. */
 export function openOwnerSql(): postgres.Sql {
-  return postgres(inject("ownerDatabaseUrl"), { max: 1, onnotice: () => {} });
+  return postgres(fileDatabaseUrl(), { max: 1, onnotice: () => {} });
 }

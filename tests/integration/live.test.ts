@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { users } from "../../db/schema";
 import { createSession } from "../../server/auth/sessions";
 import { streamKey } from "../../server/notifications/stream";
+import { untilAllStreamed } from "../helpers/delivery-checker";
 import { createUser, TEST_PASSWORD, unique } from "../helpers/factories";
 import { createMarketplace, hire, type Marketplace } from "../helpers/hiring";
 import { connectDevice, eventually, type TestDevice } from "../helpers/sockets";
 import { TcpProxy } from "../helpers/tcp-proxy";
-import { callerAs, createTestEnv, startHttpServer, startTestApp, type TestEnv } from "../helpers/test-app";
+import { callerAs, createTestEnv, openOwnerSql, startHttpServer, startTestApp, type TestEnv } from "../helpers/test-app";
 
 let env: TestEnv;
 let server: Awaited<ReturnType<typeof startHttpServer>>;
@@ -20,7 +21,17 @@ const device = async (...args: Parameters<typeof connectDevice>) => {
   devices.push(d);
   return d;
 };
-const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Makes hire `n` for `m` once every earlier notification of its provider is recorded as streamed, and
+ * waits until `d` has it as its `count`th: whatever was to arrive before it (a repeat, one too many) has
+ * arrived by then, since a user's notifications reach a device in stream order.
+ */
+async function marker(m: Marketplace, d: TestDevice, n: number, count: number) {
+  await untilAllStreamed(m.provider.id);
+  const h = await hire(env, m, n);
+  await d.waitFor(count);
+  return h;
+}
 /** A device sees hire 0 and goes away; hires 1 to 5 are made while it is gone. Returns what it saw. */
 async function missFiveHires(m: Marketplace) {
   const first = await device(server.baseUrl, { token: m.provider.token });
@@ -55,8 +66,9 @@ describe("live delivery", () => {
     const [n] = await provider.waitFor(1);
     expect(n).toMatchObject({ type: "hire.requested", tenant: { id: m.tenant.id }, payload: { hireId: h.id, userId: m.provider.id, fullName: "Test User", location: h.location, time: h.startsAt, jobDescription: h.jobDescription } });
     expect(n).not.toHaveProperty("userId");
-    await settle(2500); // past the relay's grace period: no repeat arrives
-    expect(provider.received).toHaveLength(1);
+    // No repeat: once recorded as streamed it is never appended again, and any repeat before that comes before the marker.
+    const later = await marker(m, provider, 2, 2);
+    expect(provider.received.map((x) => x.payload.hireId)).toEqual([h.id, later.id]);
     provider.close();
   });
 
@@ -98,8 +110,8 @@ describe("live delivery", () => {
     expect(missed.map((n) => n.payload.jobDescription)).toEqual([1, 2, 3, 4, 5].map((i) => `Afternoon company and a walk for my father (${i})`));
     await hire(env, fresh, 6);
     await again.waitFor(6);
-    await settle();
-    expect(again.received.map((n) => n.seq)).toEqual([2, 3, 4, 5, 6, 7]);
+    await marker(fresh, again, 7, 7);
+    expect(again.received.map((n) => n.seq)).toEqual([2, 3, 4, 5, 6, 7, 8]);
   });
 
   it("when the stream was trimmed or lost, the missed part comes from PostgreSQL", async () => {
@@ -110,8 +122,8 @@ describe("live delivery", () => {
       else await redis.del(streamKey(fresh.provider.id));
       const again = await device(server.baseUrl, { token: fresh.provider.token, lastId: seen.id });
       expect((await again.waitFor(5)).map((n) => n.seq)).toEqual([2, 3, 4, 5, 6]);
-      await settle();
-      expect(again.received).toHaveLength(5);
+      await marker(fresh, again, 6, 6);
+      expect(again.received.map((n) => n.seq)).toEqual([2, 3, 4, 5, 6, 7]);
     }
   });
 
@@ -119,10 +131,9 @@ describe("live delivery", () => {
     const fresh = await createMarketplace(env);
     await hire(env, fresh, 1);
     const d = await device(server.baseUrl, { token: fresh.provider.token });
-    await settle();
-    expect(d.received).toEqual([]);
-    await hire(env, fresh, 2);
-    expect((await d.waitFor(1)).map((n) => n.seq)).toEqual([2]);
+    // The live one is the first to arrive: nothing of before came ahead of it.
+    await marker(fresh, d, 2, 1);
+    expect(d.received.map((n) => n.seq)).toEqual([2]);
   });
 
   it("a user with devices on two hub processes gets each notification on both, once", async () => {
@@ -134,9 +145,10 @@ describe("live delivery", () => {
       for (let i = 0; i < 3; i++) await hire(env, fresh, i);
       await a.waitFor(3);
       await b.waitFor(3);
-      await settle();
-      expect(a.received.map((n) => n.seq)).toEqual([1, 2, 3]);
-      expect(b.received.map((n) => n.seq)).toEqual([1, 2, 3]);
+      await marker(fresh, a, 3, 4);
+      await b.waitFor(4);
+      expect(a.received.map((n) => n.seq)).toEqual([1, 2, 3, 4]);
+      expect(b.received.map((n) => n.seq)).toEqual([1, 2, 3, 4]);
     } finally {
       await second.stop();
     }
@@ -186,12 +198,14 @@ describe("sessions and isolation on the socket", () => {
     const watcher = await device(server.baseUrl, { token: victim.provider.token });
     await hire(env, victim, 1);
     const [theirs] = await watcher.waitFor(1);
-    const attacker = await createUser(env);
-    const sneaky = await device(server.baseUrl, { token: attacker.token, lastId: theirs!.id, userId: victim.provider.id } as never);
+    const attacker = await createMarketplace(env); // a provider: the marker below is a hire of their own
+    const sneaky = await device(server.baseUrl, { token: attacker.provider.token, lastId: theirs!.id, userId: victim.provider.id } as never);
     await hire(env, victim, 2);
     await watcher.waitFor(2);
-    await settle(500);
-    expect(sneaky.received).toEqual([]);
+    // The attacker's own hire comes after the victim's on the same hub: had the victim's reached this
+    // socket, it would be there first.
+    const own = await marker(attacker, sneaky, 1, 1);
+    expect(sneaky.received.map((n) => n.payload.hireId)).toEqual([own.id]);
   });
 
   it("refuses a connection without a token, with a bad token, from a foreign origin, or by cookie without an origin", async () => {
@@ -381,12 +395,21 @@ describe("Redis outage", () => {
       await d.waitFor(1);
       proxy.block();
       for (let i = 1; i <= 5; i++) await hire(local, m, i); // the commits do not need Redis
-      await settle(1000);
+      // Each call has tried its append, and it failed: the outage is real, and they wait for the relay.
+      const owner = openOwnerSql();
+      try {
+        const rows = await owner`select stream_attempts, streamed_at from notifications where user_id = ${m.provider.id} and seq > 1`;
+        expect(rows.map((r) => ({ tried: Number(r.stream_attempts) > 0, streamed: r.streamed_at !== null }))).toEqual(Array.from({ length: 5 }, () => ({ tried: true, streamed: false })));
+      } finally {
+        await owner.end();
+      }
       expect(d.received).toHaveLength(1);
       proxy.unblock();
       await d.waitFor(6, 15_000);
-      await settle(2500);
-      expect(d.received.map((n) => n.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      await untilAllStreamed(m.provider.id);
+      await hire(local, m, 6);
+      await d.waitFor(7);
+      expect(d.received.map((n) => n.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     } finally {
       await close();
       await proxy.stop();

@@ -6,6 +6,7 @@ import postgres from "postgres";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { migratePostgresDatabase, openPglite } from "../../db/migrate";
 import { FUNCTIONS_FOLDER, MIGRATIONS_FOLDER, readMigrations } from "../../db/migrator";
+import { fileDatabaseUrl } from "../helpers/file-database";
 import { functionNames, schemaCatalog } from "../helpers/schema-catalog";
 
 /**
@@ -14,9 +15,11 @@ import { functionNames, schemaCatalog } from "../helpers/schema-catalog";
  */
 const PREVIOUS_RELEASE = { commit: "4e6b8dfab48ee4af6269fd59e14b4f9ec2cb716d", lastMigration: "0012_create-hires" };
 
-const ownerUrl = inject("ownerDatabaseUrl");
-const baseName = decodeURIComponent(new URL(ownerUrl).pathname.slice(1));
-const adminUrl = Object.assign(new URL(ownerUrl), { pathname: "/postgres" }).toString();
+/** This file's own database (migrated, as every test file's); the databases made here are named after the run's template. */
+const ownerUrl = fileDatabaseUrl();
+const templateUrl = inject("databaseTemplateUrl");
+const baseName = `${decodeURIComponent(new URL(templateUrl).pathname.slice(1))}_m${Math.random().toString(36).slice(2, 6)}`;
+const adminUrl = inject("databaseAdminUrl");
 const created: string[] = [];
 const temp = mkdtempSync(join(tmpdir(), "aiutami-migrations-"));
 
@@ -31,7 +34,7 @@ async function emptyDatabase(suffix: string): Promise<string> {
     await admin.end();
   }
   created.push(name);
-  return Object.assign(new URL(ownerUrl), { pathname: `/${name}` }).toString();
+  return Object.assign(new URL(templateUrl), { pathname: `/${name}` }).toString();
 }
 
 /** The previous release's db/ folder, from git, as migrate options. */

@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../../server/logger";
 import { connectRedis, RedisUnavailableError } from "../../server/redis";
+import { eventually } from "../helpers/sockets";
 
 describe("Redis at start-up", () => {
   it("starts a private redis-server for the process when the default address does not answer, and stops it on close", async () => {
@@ -14,11 +15,20 @@ describe("Redis at start-up", () => {
       expect(handle.url).not.toBe("redis://127.0.0.1:1");
       expect(await handle.redis.ping()).toBe("PONG");
       await handle.close();
-      await new Promise((r) => setTimeout(r, 300));
-      const probe = new Redis(handle.url, { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false });
-      probe.on("error", () => {});
-      await expect(probe.connect()).rejects.toThrow();
-      probe.disconnect();
+      const refused = async () => {
+        const probe = new Redis(handle.url, { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false });
+        probe.on("error", () => {});
+        try {
+          await probe.connect();
+          return false;
+        } catch {
+          return true;
+        } finally {
+          probe.disconnect();
+        }
+      };
+      // The process may take a moment to exit after the close: its port then refuses connections.
+      await eventually(refused, "the private redis-server stopped");
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

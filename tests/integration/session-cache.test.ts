@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import type postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { SessionCache, type SessionRow } from "../../server/auth/session-cache";
 import { createLogger } from "../../server/logger";
 import { createUser, TEST_PASSWORD } from "../helpers/factories";
@@ -66,6 +66,9 @@ describe("session cache", () => {
   });
 
   it("is bypassed while it cannot hear revocations (Redis unreachable, or no recent poll), and works again once it can", async () => {
+    // "No recent poll" is time: the test sets Date.now (only Date; Redis's own timers stay real).
+    vi.useFakeTimers({ toFake: ["Date"] });
+    onTestFinished(() => void vi.useRealTimers());
     const redis = new Redis(env.config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
     await redis.connect();
     const cache = new SessionCache(redis, createLogger("silent"), { ttlMs: 10_000, pollMs: 50, maxEntries: 10 });
@@ -86,7 +89,10 @@ describe("session cache", () => {
     expect(cache.get("s2")).toBeUndefined();
 
     // No successful poll for a while (a hung connection looks like this): off until polls succeed again.
-    await new Promise((r) => setTimeout(r, 1100));
+    const polledAt = Date.now(); // the clock stands still: the last poll's time
+    vi.setSystemTime(polledAt + 1000); // a second (4 polls, at least a second) without one: still on
+    expect(cache.get("s1")).toBe(row);
+    vi.setSystemTime(polledAt + 1001);
     expect(cache.get("s1")).toBeUndefined();
     await cache.poll(); // turns on again, from the stream's newest entry
     cache.set(row, cache.generation);
