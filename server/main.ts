@@ -1,3 +1,4 @@
+import { MigrationRefused } from "../db/migrator";
 import { createApp } from "./app";
 import { ConfigError, loadConfig, loadDotEnv, type Config } from "./config";
 import { openConfiguredDatabase } from "./database";
@@ -8,7 +9,7 @@ import { explainListenFailure, StartupError } from "./startup-errors";
 
 /** A failure a person can fix: one line, no stack, exit 1. Anything else is a bug and is printed whole. */
 function exitOnStartupFailure(err: unknown, log?: Logger): never {
-  if (err instanceof ConfigError || err instanceof StartupError || err instanceof RedisUnavailableError) {
+  if (err instanceof ConfigError || err instanceof StartupError || err instanceof RedisUnavailableError || err instanceof MigrationRefused) {
     console.error(err.message);
   } else if (log) {
     log.fatal({ err }, "start-up failed");
