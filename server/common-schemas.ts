@@ -24,7 +24,15 @@ export const Instant = z
     return Number.isFinite(t) && t >= EARLIEST && t < LATEST;
   }, "must be a date-time from 1970 to 9998");
 
+/**
+ * Closer to 0 than this (a tenth of a millimetre on the ground) a coordinate means nothing, and PostgreSQL's
+ * geo arithmetic on it underflows (a 22003 the caller could not place): 0, or at least this far from it.
+ */
+const TINIEST_DEGREES = 1e-9;
+const notTiny = (v: number) => v === 0 || Math.abs(v) >= TINIEST_DEGREES;
+const NOT_TINY = `must be 0 or at least ${TINIEST_DEGREES} away from it`;
+
 /** A latitude in degrees: finite (JSON carries no Infinity or NaN), within -90..90. */
-export const Latitude = z.number().min(-90, "must be between -90 and 90").max(90, "must be between -90 and 90");
+export const Latitude = z.number().min(-90, "must be between -90 and 90").max(90, "must be between -90 and 90").refine(notTiny, NOT_TINY);
 /** A longitude in degrees, within -180..180. */
-export const Longitude = z.number().min(-180, "must be between -180 and 180").max(180, "must be between -180 and 180");
+export const Longitude = z.number().min(-180, "must be between -180 and 180").max(180, "must be between -180 and 180").refine(notTiny, NOT_TINY);

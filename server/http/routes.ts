@@ -35,8 +35,8 @@ function decodePath(raw: string): string | null {
   }
 }
 
-/** Streams a stored rendition; only keys of the product's own shape are served. */
-async function serveMedia(storage: MediaStorage, key: string, res: ServerResponse) {
+/** Streams a stored rendition (HEAD: its headers only); only keys of the product's own shape are served. */
+async function serveMedia(storage: MediaStorage, key: string, res: ServerResponse, head: boolean) {
   const object = MEDIA_KEY_PATTERN.test(key) ? await storage.get(key) : null;
   if (!object) return sendJson(res, 404, { error: { message: "No such picture." } });
   res.statusCode = 200;
@@ -44,6 +44,10 @@ async function serveMedia(storage: MediaStorage, key: string, res: ServerRespons
   res.setHeader("cache-control", object.cacheControl);
   res.setHeader("x-content-type-options", "nosniff");
   if (object.contentLength !== undefined) res.setHeader("content-length", object.contentLength);
+  if (head) {
+    object.body.destroy();
+    return void res.end();
+  }
   // pipeline, not pipe: a store that fails mid-body ends this response, never the process.
   await pipeline(object.body, res);
 }
@@ -152,10 +156,10 @@ export function createRoutes(opts: { config: Config; deps: AppDeps; database: Op
       if (path === "/trpc/profiles.uploadPhoto") return upload(req, res, requestId);
       return trpc(req, res);
     }
-    if (path.startsWith("/media/") && req.method === "GET" && config.media.publicBaseUrl === null) {
+    if (path.startsWith("/media/") && (req.method === "GET" || req.method === "HEAD") && config.media.publicBaseUrl === null) {
       const key = decodePath(path.slice("/media/".length));
       if (key === null) return sendJson(res, 400, { error: { message: "The picture's path is not valid percent-encoding.", requestId } });
-      return serveMedia(storage, key, res).catch((err: unknown) => {
+      return serveMedia(storage, key, res, req.method === "HEAD").catch((err: unknown) => {
         if ((err as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE") return; // the client left
         log.error({ err, reqId: requestId }, "media read failed");
         if (!res.headersSent) sendJson(res, 502, { error: { message: "The picture store did not answer.", requestId } });

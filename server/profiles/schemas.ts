@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { Cursor, Latitude, Longitude } from "../common-schemas";
 
+/** The ISO 4217 currencies this Node knows (its ICU data): "ZZZ" is shaped like one but is none. */
+const CURRENCIES = new Set(Intl.supportedValuesOf("currency"));
+
 export const TUTOR_LEVELS = ["primary", "middle", "high_school", "university"] as const;
 export const HOUSEKEEPER_TASKS = [
   "cleaning", "deep_cleaning", "laundry", "ironing", "cooking", "dishes", "shopping",
@@ -49,7 +52,11 @@ const SharedProfileFields = {
   headline: z.string().trim().min(5).max(120),
   about: z.string().trim().max(4000).default(""),
   hourlyRateCents: z.number().int("must be whole cents").min(100, "must be at least 100 (1.00)").max(MAX_RATE_CENTS, `must be at most ${MAX_RATE_CENTS}`),
-  currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR").default("EUR"),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR")
+    .refine((c) => CURRENCIES.has(c), "is not an ISO 4217 currency code (e.g. EUR, CHF, GBP)")
+    .default("EUR"),
   availability: z.array(AvailabilitySlot).max(28).default([]),
   city: z.string().trim().min(2).max(80),
   lat: Latitude,
