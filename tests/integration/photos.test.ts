@@ -61,6 +61,10 @@ describe("profiles.uploadPhoto", () => {
       expect(meta.exif).toBeUndefined();
       expect(meta.xmp).toBeUndefined();
       expect(meta.orientation).toBeUndefined();
+      // HEAD: the same headers, no body.
+      const head = await fetch(`${server.baseUrl}${new URL(url).pathname}`, { method: "HEAD" });
+      expect([head.status, head.headers.get("content-type"), head.headers.get("content-length")]).toEqual([200, "image/webp", res.headers.get("content-length")]);
+      expect((await head.arrayBuffer()).byteLength).toBe(0);
     }
     const profile = await callerAs(env, user.auth, { tenant: tenant.slug }).profiles.mine();
     expect(profile?.photo).toEqual(photo);
