@@ -29,7 +29,7 @@ async function collect(workers: Worker[]): Promise<Receipt[]> {
 }
 
 async function hire(hirer: Worker, msg: Record<string, unknown>) {
-  return hirer.request<{ records: HireRecord[]; skipped: number; seconds: number }>({ type: "run", maxInFlight: 2000, ...msg }, "done");
+  return hirer.request<{ records: HireRecord[]; skipped: number; failures: Record<string, number>; seconds: number }>({ type: "run", maxInFlight: 2000, ...msg }, "done");
 }
 
 /** Joins hires with arrivals: latency from the start of the call, and from the notification's creation (in the commit). */
@@ -104,6 +104,7 @@ export async function runLive(opts: LiveOptions) {
       duplicated: result.duplicated,
       failed: result.failed,
       skipped: run.skipped,
+      failures: run.failures,
       achievedRate: sustainedRate(run.records, opts.rate),
       commitToReceipt: summarize(result.fromCommit),
       eventLoopP99Ms: round(loop.eventLoopP99Ms, 1),
@@ -119,7 +120,7 @@ export async function runLive(opts: LiveOptions) {
     };
 
     // The throughput ladder: the highest rate whose hires all succeed at that pace with p99 delivery under 100 ms.
-    const ladder: Array<{ rate: number; achieved: number; p99Ms: number; lost: number; failed: number; hiresPerStatement: number; pass: boolean }> = [];
+    const ladder: Array<{ rate: number; achieved: number; p99Ms: number; lost: number; failed: number; failures: Record<string, number>; hiresPerStatement: number; pass: boolean }> = [];
     for (const rate of opts.throughputRates) {
       const stepBefore = await scrape(opts.server.baseUrl);
       const step = await hire(hirer, { ...base, rate, seconds: opts.throughputSeconds });
@@ -129,8 +130,9 @@ export async function runLive(opts: LiveOptions) {
       const s = summarize(a.fromCall);
       const achieved = sustainedRate(step.records, rate);
       const pass = a.lost === 0 && a.failed === 0 && step.skipped === 0 && s.p99Ms < 100 && achieved >= rate * 0.95;
-      ladder.push({ rate, achieved, p99Ms: s.p99Ms, lost: a.lost, failed: a.failed + step.skipped, hiresPerStatement: perStatement, pass });
-      console.log(`  throughput ${rate}/s: achieved ${achieved}/s, p99 ${s.p99Ms} ms, lost ${a.lost}, failed ${a.failed + step.skipped}, ${perStatement} hires per statement -> ${pass ? "pass" : "stop"}`);
+      ladder.push({ rate, achieved, p99Ms: s.p99Ms, lost: a.lost, failed: a.failed + step.skipped, failures: step.failures, hiresPerStatement: perStatement, pass });
+      const why = Object.entries(step.failures).map(([reason, n]) => `${n}× ${reason}`).join(", ");
+      console.log(`  throughput ${rate}/s: achieved ${achieved}/s, p99 ${s.p99Ms} ms, lost ${a.lost}, failed ${a.failed + step.skipped}${why ? ` (${why})` : ""}, ${perStatement} hires per statement -> ${pass ? "pass" : "stop"}`);
       if (!pass) break;
     }
     const best = ladder.filter((l) => l.pass).at(-1);

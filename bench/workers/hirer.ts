@@ -39,6 +39,9 @@ async function run(msg: Run) {
   const records: Array<[string, number, number, boolean]> = [];
   let inFlight = 0;
   let skipped = 0;
+  /** Why hires failed: "<status> <code>", or the network error's message, with counts. */
+  const failures: Record<string, number> = {};
+  const failed = (why: string) => (failures[why] = (failures[why] ?? 0) + 1);
   const startsAt = new Date(Date.now() + 86_400_000).toISOString();
   const fire = async (i: number) => {
     const started = now();
@@ -50,14 +53,17 @@ async function run(msg: Run) {
           { "content-type": "application/json", authorization: `Bearer ${msg.clientTokens[i % msg.clientTokens.length]}`, "x-tenant-id": msg.tenant },
           JSON.stringify({ providerId: msg.providerIds[i % msg.providerIds.length], jobDescription: `Benchmark job number ${i}`, location: "Milan", startsAt }),
         );
-        const body = JSON.parse(res.text) as { result?: { data: { id: string } } };
-        records.push([body.result?.data.id ?? `failed-${i}`, started, now(), res.status === 200 && !!body.result]);
+        const body = JSON.parse(res.text) as { result?: { data: { id: string } }; error?: { data?: { code?: string } } };
+        const ok = res.status === 200 && !!body.result;
+        if (!ok) failed(`${res.status} ${body.error?.data?.code ?? "?"}`);
+        records.push([body.result?.data.id ?? `failed-${i}`, started, now(), ok]);
       } else {
         const id = `p${i}`;
         const res = await post(`${msg.baseUrl}/emit`, { "content-type": "application/json" }, JSON.stringify({ to: i % msg.providerIds.length, id }));
         records.push([id, started, now(), res.status === 204]);
       }
-    } catch {
+    } catch (err) {
+      failed((err as Error).message);
       records.push([`failed-${i}`, started, now(), false]);
     } finally {
       inFlight--;
@@ -76,7 +82,7 @@ async function run(msg: Run) {
     pending.push(fire(i));
   }
   await Promise.all(pending);
-  return { records, skipped, seconds: (now() - t0) / 1000 };
+  return { records, skipped, failures, seconds: (now() - t0) / 1000 };
 }
 
 process.on("message", (msg: { type: string } & Record<string, unknown>) => {
