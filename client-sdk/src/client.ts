@@ -140,7 +140,7 @@ export function createAiutamiClient(options: AiutamiClientOptions): AiutamiClien
       baseUrl,
       storage,
       token: () => token,
-      unreadCount: async () => (await api.notifications.unreadCount.query()).count,
+      unreadCount: () => api.notifications.unreadCount.query(),
       markRead: (ids) => call(async () => void (await api.notifications.markRead.mutate({ ids }))),
       markAllRead: () => call(async () => void (await api.notifications.markAllRead.mutate())),
       socket: {

@@ -42,7 +42,8 @@ export type InboxHost = {
   baseUrl: string;
   storage: TokenStorage;
   token(): string | null;
-  unreadCount(): Promise<number>;
+  /** The server's unread count and the seq of the user's latest notification when it counted. */
+  unreadCount(): Promise<{ count: number; seq: number }>;
   markRead(ids: string[]): Promise<void>;
   markAllRead(): Promise<void>;
   socket: { transports: Array<"websocket" | "polling">; reconnectionDelayMs: number; reconnectionDelayMaxMs: number };
@@ -73,6 +74,12 @@ export class NotificationInbox {
   private last: { id: string; seq: number } | null;
   private currentStatus: InboxStatus = "offline";
   private count = 0;
+  /** Unread notifications received here lately, by id: a count the server made before one of them is short of it. */
+  private readonly recentUnread = new Map<string, number>();
+  /** Count requests sent, the latest one applied, and resets (all read): an answer older than either is stale. */
+  private countRequests = 0;
+  private countApplied = 0;
+  private countResets = 0;
   /** Attempts since the last connection that held: the backoff's exponent. */
   private attempts = 0;
   private connectedAt = 0;
@@ -131,12 +138,31 @@ export class NotificationInbox {
     this.emit("unreadCount", this.count);
   }
 
+  /**
+   * Asks the server for the count. The answer covers the notifications up to its `seq`; the unread ones
+   * received here after that are added, so a notification that arrives while the request is out is counted
+   * once whichever comes first. An answer older than one already applied, or than a reset, is dropped.
+   */
   private async refreshCount(): Promise<void> {
+    const request = ++this.countRequests;
+    const resets = this.countResets;
     try {
-      this.setCount(await this.host.unreadCount());
+      const { count, seq } = await this.host.unreadCount();
+      if (request < this.countApplied || resets !== this.countResets) return;
+      this.countApplied = request;
+      let newer = 0;
+      for (const s of this.recentUnread.values()) if (s > seq) newer++;
+      this.setCount(count + newer);
     } catch {
       // Best effort: the next event or reconnect refreshes it.
     }
+  }
+
+  /** Everything read (here or on another device): the count is 0, and no answer asked before counts. */
+  private resetCount(): void {
+    this.countResets++;
+    this.recentUnread.clear();
+    this.setCount(0);
   }
 
   /** Opens the socket (done for you on first use of `client.notifications`). Needs a session. */
@@ -185,8 +211,11 @@ export class NotificationInbox {
     socket.on("notification", (n) => this.receive(n));
     socket.on("notifications:read", (event) => {
       this.emit("read", event);
-      if ("all" in event) this.setCount(0);
-      else void this.refreshCount();
+      if ("all" in event) this.resetCount();
+      else {
+        for (const id of event.ids) this.recentUnread.delete(id);
+        void this.refreshCount();
+      }
     });
   }
 
@@ -212,7 +241,11 @@ export class NotificationInbox {
     if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value as string);
     this.last = { id: n.id, seq: n.seq };
     this.host.storage.set(RESUME_KEY, JSON.stringify(this.last));
-    if (!n.readAt) this.setCount(this.count + 1);
+    if (!n.readAt) {
+      this.recentUnread.set(n.id, n.seq);
+      if (this.recentUnread.size > SEEN_LIMIT) this.recentUnread.delete(this.recentUnread.keys().next().value as string);
+      this.setCount(this.count + 1);
+    }
     this.emit("notification", n);
   }
 
@@ -222,13 +255,14 @@ export class NotificationInbox {
    */
   async markRead(ids: string[]): Promise<void> {
     await this.host.markRead(ids);
+    for (const id of ids) this.recentUnread.delete(id);
     await this.refreshCount();
   }
 
   /** Marks everything read, on every device. */
   async markAllRead(): Promise<void> {
     await this.host.markAllRead();
-    this.setCount(0);
+    this.resetCount();
   }
 
   /** Closes the socket. `connect()` opens it again and resumes where it stopped. */
@@ -246,6 +280,6 @@ export class NotificationInbox {
     this.last = null;
     this.seen.clear();
     this.host.storage.remove(RESUME_KEY);
-    this.setCount(0);
+    this.resetCount();
   }
 }

@@ -17,7 +17,8 @@ export const notificationsRouter = router({
 
   unreadCount: userProcedure
     .input(NoInput)
-    .output(z.object({ count: z.number().int() }))
+    /** `seq`: the user's latest notification when counted; the count covers exactly those up to it. */
+    .output(z.object({ count: z.number().int(), seq: z.number().int() }))
     .query(({ ctx }) => countUnread({ db: ctx.db, userId: ctx.auth.user.id })),
 
   /** Marks some of the caller's notifications read; their other devices hear of it live, once it has committed. */

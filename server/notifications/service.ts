@@ -75,12 +75,20 @@ export async function listNotifications({ db, userId, unreadOnly, tenant, cursor
 
 export type CountUnreadOptions = { db: Transaction; userId: string };
 
+/**
+ * The user's unread count, and the seq of their latest notification, read in one statement (one snapshot):
+ * the count covers exactly the notifications up to that seq, so a device adds the unread ones it received
+ * after it, whichever arrived first, the answer or the notification.
+ */
 export async function countUnread({ db, userId }: CountUnreadOptions) {
   const [row] = await db
-    .select({ count: sql<number>`count(*)::int` })
+    .select({
+      count: sql<number>`count(*)::int`,
+      seq: sql<string>`coalesce((select ${userInbox.lastSeq} from ${userInbox} where ${userInbox.userId} = ${userId}), 0)`,
+    })
     .from(notifications)
     .where(and(eq(notifications.userId, userId), isNull(notifications.readAt)));
-  return { count: row?.count ?? 0 };
+  return { count: row?.count ?? 0, seq: Number(row?.seq ?? 0) };
 }
 
 export type MarkReadOptions = {
