@@ -67,8 +67,8 @@ export function createJsonCallHandler<TContext>(opts: HandlerOptions<TContext>) 
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const calls = await matchCalls(req, opts);
-    if (calls === "too-many") {
-      refuseBatch(req, res);
+    if (calls && "tooMany" in calls) {
+      refuseBatch(req, res, calls.tooMany);
       return true;
     }
     if (!calls) return false;
@@ -115,8 +115,7 @@ export function createJsonCallHandler<TContext>(opts: HandlerOptions<TContext>) 
     return true;
   };
 
-  function refuseBatch(req: IncomingMessage, res: ServerResponse) {
-    const count = batchSize(req.url ?? "", opts.basePath);
+  function refuseBatch(req: IncomingMessage, res: ServerResponse, count: number) {
     const error = new TRPCError({
       code: "BAD_REQUEST",
       message: `A batch may carry at most ${opts.maxBatchSize} calls (TRPC_MAX_BATCH); this one has ${count}. Send the calls in smaller batches.`,
@@ -135,20 +134,11 @@ function writeJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-/** The path part of a tRPC URL: between the base path and the query. */
-function pathPartOf(url: string, basePath: string): string {
-  const q = url.indexOf("?");
-  return url.slice(basePath.length, q === -1 ? undefined : q);
-}
-
-/** The calls a batch URL names; an encoded comma counts too, as the adapter (which decodes the path) splits it. */
-const batchSize = (url: string, basePath: string) => pathPartOf(url, basePath).split(/,|%2c/i).length;
-
 /**
- * The calls of a plain JSON request this path answers, "too-many" for a batch over the cap, or false for
- * anything left to the full adapter (which then reads the request from the start).
+ * The calls of a plain JSON request this path answers, `{ tooMany }` (the calls it names) for a batch over
+ * the cap, or false for anything left to the full adapter (which then reads the request from the start).
  */
-async function matchCalls(req: IncomingMessage, opts: HandlerOptions<unknown>): Promise<Calls | "too-many" | false> {
+async function matchCalls(req: IncomingMessage, opts: HandlerOptions<unknown>): Promise<Calls | { tooMany: number } | false> {
   const method = req.method;
   if (method !== "POST" && method !== "GET") return false;
   const url = req.url ?? "";
@@ -156,12 +146,16 @@ async function matchCalls(req: IncomingMessage, opts: HandlerOptions<unknown>): 
   // The adapter answers a Host it cannot make a URL of with its own error.
   const host = req.headers.host;
   if (host !== undefined && !URL.canParse(`http://${host}`)) return false;
-  const pathPart = pathPartOf(url, opts.basePath);
   const q = url.indexOf("?");
+  const pathPart = url.slice(opts.basePath.length, q === -1 ? undefined : q);
   const search = q === -1 ? null : new URLSearchParams(url.slice(q + 1));
   const isBatch = search?.get("batch") === "1";
-  // Before anything else (streamed or not, known paths or not).
-  if (isBatch && batchSize(url, opts.basePath) > opts.maxBatchSize) return "too-many";
+  // Before anything else (streamed or not, known paths or not). An encoded comma counts too: the adapter,
+  // which decodes the path, would split it.
+  if (isBatch) {
+    const count = pathPart.split(/,|%2c/i).length;
+    if (count > opts.maxBatchSize) return { tooMany: count };
+  }
   if (pathPart === "" || pathPart.includes("%")) return false;
   if (search?.has("connectionParams")) return false;
   if (wantsStream(req)) return false;
