@@ -43,19 +43,19 @@ async function createMissingDatabase(ownerUrl: string): Promise<boolean> {
   }
 }
 
-function postgresSession(sql: postgres.Sql | postgres.TransactionSql): MigrationSession {
+function postgresSession(sql: postgres.Sql): MigrationSession {
   return {
     exec: async (text) => void (await sql.unsafe(text).simple()),
     rows: async <T extends Record<string, unknown>>(text: string) => [...(await sql.unsafe(text))] as unknown as T[],
-    transaction: async (run) => void (await (sql as postgres.Sql).begin((tx) => run(postgresSession(tx)))),
+    transaction: async (work) => void (await sql.begin((tx) => work(async (text) => void (await tx.unsafe(text).simple())))),
   };
 }
 
-function pgliteSession(pg: Pick<PGlite, "exec" | "query"> & { transaction?: PGlite["transaction"] }): MigrationSession {
+function pgliteSession(pg: PGlite): MigrationSession {
   return {
     exec: async (text) => void (await pg.exec(text)),
     rows: async <T extends Record<string, unknown>>(text: string) => (await pg.query<T>(text)).rows,
-    transaction: async (run) => void (await pg.transaction!((tx) => run(pgliteSession(tx)))),
+    transaction: async (work) => void (await pg.transaction((tx) => work(async (text) => void (await tx.exec(text))))),
   };
 }
 

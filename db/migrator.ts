@@ -23,10 +23,12 @@ const BREAKPOINT = "--> statement-breakpoint";
 /** What the migrator needs of a connection as the schema's owner. */
 export type MigrationSession = {
   /** Runs one or more statements without parameters. */
-  exec(sql: string): Promise<void>;
+  exec: Exec;
   rows<T extends Record<string, unknown>>(sql: string): Promise<T[]>;
-  transaction(run: (tx: MigrationSession) => Promise<void>): Promise<void>;
+  /** Runs `work` in one transaction, its statements through the `exec` it is given. */
+  transaction(work: (exec: Exec) => Promise<void>): Promise<void>;
 };
+type Exec = (sql: string) => Promise<void>;
 
 export type Migration = { tag: string; file: string; when: number; hash: string; statements: string[] };
 
@@ -126,19 +128,19 @@ export async function migrate(session: MigrationSession, options: MigrateOptions
   await session.exec(`CREATE SCHEMA IF NOT EXISTS drizzle;
     CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`);
   const todo = pending(migrations, await session.rows<AppliedRow>("SELECT hash, created_at FROM drizzle.__drizzle_migrations ORDER BY created_at"));
-  await session.transaction(async (tx) => {
+  await session.transaction(async (exec) => {
     for (const migration of todo) {
-      for (const statement of migration.statements) await run(tx, statement, `db/migrations/${migration.file}`);
-      await tx.exec(`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('${migration.hash}', ${migration.when})`);
+      for (const statement of migration.statements) await run(exec, statement, `db/migrations/${migration.file}`);
+      await exec(`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('${migration.hash}', ${migration.when})`);
     }
-    for (const file of functions) await run(tx, file.sql, file.path);
+    for (const file of functions) await run(exec, file.sql, file.path);
   });
   return todo.map((m) => m.tag);
 }
 
-async function run(tx: MigrationSession, sql: string, source: string): Promise<void> {
+async function run(exec: Exec, sql: string, source: string): Promise<void> {
   try {
-    await tx.exec(sql);
+    await exec(sql);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new MigrationRefused(`${source}: ${message}`, { cause: err });
