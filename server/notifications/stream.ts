@@ -2,9 +2,6 @@ import type { Redis } from "ioredis";
 import { appendEntry, withAppender, type Appender, type ControlEvent, type StreamSettings } from "./doorbell";
 import type { NotificationRecord } from "./service";
 
-// Where tests outside the hub's still look for it; the format itself lives in ./doorbell.
-export { streamKey } from "./doorbell";
-
 /**
  * Appends notifications to their recipients' streams in one pipeline (approximate trimming, an
  * expiry: the "temporary storage"), ringing the bells of the hubs that hold their devices.

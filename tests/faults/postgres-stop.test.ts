@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migratePostgresDatabase } from "../../db/migrate";
-import { streamKey } from "../../server/notifications/stream";
+import { streamKey } from "../../server/notifications/doorbell";
 import { checkDelivery, untilAllStreamed } from "../helpers/delivery-checker";
 import { createMarketplace, hireInput } from "../helpers/hiring";
 import { connectDevice, eventually } from "../helpers/sockets";

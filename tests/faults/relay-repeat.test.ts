@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withUserScope } from "../../server/db-scope";
 import { notificationsAfter } from "../../server/notifications/service";
-import { appendNotifications, streamKey } from "../../server/notifications/stream";
+import { streamKey } from "../../server/notifications/doorbell";
+import { appendNotifications } from "../../server/notifications/stream";
 import { checkDelivery, untilAllStreamed } from "../helpers/delivery-checker";
 import { createMarketplace, hire } from "../helpers/hiring";
 import { connectDevice } from "../helpers/sockets";

@@ -4,7 +4,7 @@ import { io as ioClient } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { users } from "../../db/schema";
 import { createSession } from "../../server/auth/sessions";
-import { streamKey } from "../../server/notifications/stream";
+import { streamKey } from "../../server/notifications/doorbell";
 import { untilAllStreamed } from "../helpers/delivery-checker";
 import { createUser, TEST_PASSWORD, unique } from "../helpers/factories";
 import { createMarketplace, hire, type Marketplace } from "../helpers/hiring";

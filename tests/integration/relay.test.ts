@@ -3,7 +3,7 @@ import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createLogger } from "../../server/logger";
 import { NotificationRelay } from "../../server/notifications/relay";
-import { streamKey } from "../../server/notifications/stream";
+import { streamKey } from "../../server/notifications/doorbell";
 import { createMarketplace, hireInput } from "../helpers/hiring";
 import { callerAs, createTestEnv, openOwnerSql, type TestEnv } from "../helpers/test-app";
 
